@@ -1,0 +1,40 @@
+// NetDevice: the one interface between the stack and a link — a Linux TAP, an in-memory link in
+// tests, or a decorator (pcap, fault injection, tracing) wrapped around either.
+//
+// Frames are whole Ethernet frames without FCS. Devices never block: the Runtime waits on fd()
+// with epoll and then asks for a batch.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "stack/base/packet.h"
+
+namespace ustack {
+
+class NetDevice {
+ public:
+  virtual ~NetDevice() = default;
+
+  // Appends up to `max` received frames to `out` and returns how many it appended; 0 when
+  // nothing is waiting. Each frame has Packet::kDefaultHeadroom in front.
+  virtual std::size_t receive(std::vector<Packet>& out, std::size_t max) = 0;
+
+  // Queues or sends one frame. Returns false when the frame was not taken (device queue full,
+  // device error); the stack counts that as a drop.
+  virtual bool transmit(Packet frame) = 0;
+
+  // Sends anything transmit() batched. Called by the Stack at the end of every poll.
+  virtual void flush() {}
+
+  // A descriptor that becomes readable when receive() has frames, or -1 if the device has none.
+  virtual int fd() const { return -1; }
+
+  // Largest IP packet the link carries (the Ethernet payload size).
+  virtual std::size_t mtu() const = 0;
+
+  virtual std::string_view name() const = 0;
+};
+
+}  // namespace ustack

@@ -1,0 +1,57 @@
+#include "stack/base/packet.h"
+
+#include <cassert>
+
+namespace ustack {
+
+Packet Packet::allocate(std::size_t size, std::size_t headroom) {
+  Packet p;
+  p.capacity_ = headroom + size;
+  // for_overwrite: the bytes are about to be written by a device read or a header emit, so
+  // zeroing them first would be wasted work on every packet.
+  p.buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(p.capacity_);
+  p.head_ = p.tail_ = headroom;
+  return p;
+}
+
+Packet Packet::copy_of(std::span<const std::uint8_t> bytes, std::size_t headroom) {
+  Packet p = allocate(bytes.size(), headroom);
+  p.append(bytes);
+  return p;
+}
+
+Packet Packet::clone() const {
+  Packet p = allocate(capacity_ - head_, head_);
+  p.append(bytes());
+  p.link_broadcast = link_broadcast;
+  return p;
+}
+
+std::uint8_t* Packet::push(std::size_t n) {
+  assert(n <= head_);
+  head_ -= n;
+  return data();
+}
+
+void Packet::pull(std::size_t n) {
+  assert(n <= size());
+  head_ += n;
+}
+
+std::uint8_t* Packet::put(std::size_t n) {
+  assert(n <= tailroom());
+  std::uint8_t* at = buffer_.get() + tail_;
+  tail_ += n;
+  return at;
+}
+
+void Packet::trim(std::size_t n) {
+  if (n < size()) tail_ = head_ + n;
+}
+
+void Packet::append(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return;
+  std::memcpy(put(bytes.size()), bytes.data(), bytes.size());
+}
+
+}  // namespace ustack

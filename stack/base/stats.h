@@ -1,0 +1,131 @@
+// Named counters for everything the stack counts, above all every dropped packet.
+//
+// Each counter has a dotted name ("ip.bad_checksum") that ustackd prints on exit and tests read.
+// Every drop goes through Stats::drop(), which counts it and logs it at debug level on the layer's
+// logger: `break ustack::Stats::drop` in gdb stops on every packet the stack throws away.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "stack/base/log.h"
+
+namespace ustack {
+
+// X(identifier, "dotted.name", layer)
+#define USTACK_COUNTERS(X)                                                 \
+  X(dev_rx_frames, "dev.rx_frames", dev)                                   \
+  X(dev_tx_frames, "dev.tx_frames", dev)                                   \
+  X(dev_tx_full, "dev.tx_full", dev)                                       \
+  X(dev_tx_error, "dev.tx_error", dev)                                     \
+  X(dev_rx_error, "dev.rx_error", dev)                                     \
+  X(eth_rx, "eth.rx", eth)                                                 \
+  X(eth_tx, "eth.tx", eth)                                                 \
+  X(eth_runt, "eth.runt", eth)                                             \
+  X(eth_oversize, "eth.oversize", eth)                                     \
+  X(eth_not_for_us, "eth.not_for_us", eth)                                 \
+  X(eth_unknown_type, "eth.unknown_type", eth)                             \
+  X(eth_bad_source, "eth.bad_source", eth)                                 \
+  X(arp_rx, "arp.rx", arp)                                                 \
+  X(arp_tx_request, "arp.tx_request", arp)                                 \
+  X(arp_tx_reply, "arp.tx_reply", arp)                                     \
+  X(arp_short, "arp.short", arp)                                           \
+  X(arp_bad_format, "arp.bad_format", arp)                                 \
+  X(arp_bad_op, "arp.bad_op", arp)                                         \
+  X(arp_bad_sender, "arp.bad_sender", arp)                                 \
+  X(arp_not_for_us, "arp.not_for_us", arp)                                 \
+  X(arp_address_conflict, "arp.address_conflict", arp)                     \
+  X(arp_cache_full, "arp.cache_full", arp)                                 \
+  X(arp_queue_overflow, "arp.queue_overflow", arp)                         \
+  X(arp_unresolved, "arp.unresolved", arp)                                 \
+  X(arp_expired, "arp.expired", arp)                                       \
+  X(ip_rx, "ip.rx", ip)                                                    \
+  X(ip_tx, "ip.tx", ip)                                                    \
+  X(ip_delivered, "ip.delivered", ip)                                      \
+  X(ip_short, "ip.short", ip)                                              \
+  X(ip_bad_version, "ip.bad_version", ip)                                  \
+  X(ip_bad_header_length, "ip.bad_header_length", ip)                      \
+  X(ip_bad_total_length, "ip.bad_total_length", ip)                        \
+  X(ip_truncated, "ip.truncated", ip)                                      \
+  X(ip_bad_checksum, "ip.bad_checksum", ip)                                \
+  X(ip_bad_options, "ip.bad_options", ip)                                  \
+  X(ip_bad_source, "ip.bad_source", ip)                                    \
+  X(ip_not_for_us, "ip.not_for_us", ip)                                    \
+  X(ip_unknown_protocol, "ip.unknown_protocol", ip)                        \
+  X(ip_no_route, "ip.no_route", ip)                                        \
+  X(ip_too_big, "ip.too_big", ip)                                          \
+  X(ip_frag_rx, "ip.frag_rx", ip)                                          \
+  X(ip_frag_tx, "ip.frag_tx", ip)                                          \
+  X(ip_reassembled, "ip.reassembled", ip)                                  \
+  X(ip_frag_bad_offset, "ip.frag_bad_offset", ip)                          \
+  X(ip_frag_bad_length, "ip.frag_bad_length", ip)                          \
+  X(ip_frag_tiny, "ip.frag_tiny", ip)                                      \
+  X(ip_frag_overlap, "ip.frag_overlap", ip)                                \
+  X(ip_frag_duplicate, "ip.frag_duplicate", ip)                            \
+  X(ip_frag_inconsistent, "ip.frag_inconsistent", ip)                      \
+  X(ip_frag_too_many, "ip.frag_too_many", ip)                              \
+  X(ip_frag_timeout, "ip.frag_timeout", ip)                                \
+  X(ip_frag_evicted, "ip.frag_evicted", ip)                                \
+  X(icmp_rx, "icmp.rx", icmp)                                              \
+  X(icmp_tx, "icmp.tx", icmp)                                              \
+  X(icmp_short, "icmp.short", icmp)                                        \
+  X(icmp_bad_checksum, "icmp.bad_checksum", icmp)                          \
+  X(icmp_echo_request, "icmp.echo_request", icmp)                          \
+  X(icmp_echo_reply, "icmp.echo_reply", icmp)                              \
+  X(icmp_broadcast_echo, "icmp.broadcast_echo", icmp)                      \
+  X(icmp_unknown_type, "icmp.unknown_type", icmp)                          \
+  X(icmp_error_rx, "icmp.error_rx", icmp)                                  \
+  X(icmp_error_tx, "icmp.error_tx", icmp)                                  \
+  X(icmp_bad_error, "icmp.bad_error", icmp)                                \
+  X(icmp_source_quench, "icmp.source_quench", icmp)                        \
+  X(icmp_rate_limited, "icmp.rate_limited", icmp)                          \
+  X(icmp_reply_queue_full, "icmp.reply_queue_full", icmp)
+
+enum class Counter : std::uint16_t {
+#define USTACK_COUNTER_ENUM(id, name, layer) id,
+  USTACK_COUNTERS(USTACK_COUNTER_ENUM)
+#undef USTACK_COUNTER_ENUM
+      count
+};
+
+constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count);
+
+std::string_view counter_name(Counter c);
+log::Layer counter_layer(Counter c);
+
+class Stats {
+ public:
+  void add(Counter c, std::uint64_t n = 1) { values_[static_cast<std::size_t>(c)] += n; }
+  std::uint64_t get(Counter c) const { return values_[static_cast<std::size_t>(c)]; }
+  // By dotted name; 0 for a name that does not exist.
+  std::uint64_t get(std::string_view name) const;
+
+  // Counts a dropped packet under its reason and logs it at debug level.
+  void drop(Counter reason, std::string_view detail = {});
+
+  // As above, formatting the detail only when debug logging is on for the reason's layer.
+  template <typename... Args>
+  void drop(Counter reason, fmt::format_string<Args...> format, Args&&... args) {
+    if (log::get(counter_layer(reason)).should_log(spdlog::level::debug)) {
+      drop(reason, std::string_view(fmt::format(format, std::forward<Args>(args)...)));
+    } else {
+      drop(reason, std::string_view{});
+    }
+  }
+
+  // Calls f(name, value) for every counter, in declaration order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < kCounterCount; ++i) f(counter_name(static_cast<Counter>(i)), values_[i]);
+  }
+
+  void reset() { values_.fill(0); }
+
+ private:
+  std::array<std::uint64_t, kCounterCount> values_{};
+};
+
+}  // namespace ustack
