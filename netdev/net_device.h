@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stack/base/packet.h"
+#include "stack/base/time.h"
 
 namespace ustack {
 
@@ -35,6 +36,11 @@ class NetDevice {
   virtual std::size_t mtu() const = 0;
 
   virtual std::string_view name() const = 0;
+
+  // When the device next needs receive() or flush() called even if fd() stays quiet: a decorator
+  // holding frames back (delay, reordering, rate limiting) releases them at this Instant. The
+  // Stack folds it into its own next_deadline().
+  virtual Instant next_deadline() const { return kNever; }
 };
 
 }  // namespace ustack

@@ -1,1 +1,77 @@
-// placeholder while the layer is written
+#include "stack/stack.h"
+
+namespace ustack {
+
+Stack::Stack(Rng rng, const StackConfig& config)
+    : config_(config),
+      rng_(rng),
+      ethernet_(*this),
+      arp_(*this, config.arp),
+      ipv4_(*this, config.ipv4),
+      icmp_(*this, config.icmp) {
+  receive_batch_.reserve(config_.receive_batch);
+}
+
+Interface& Stack::add_interface(NetDevice& device, const InterfaceConfig& config) {
+  interfaces_.push_back(std::make_unique<Interface>(interfaces_.size(), device, config));
+  Interface& iface = *interfaces_.back();
+  log::stack().info("interface {} on {}: {} mac {} mtu {}{}", iface.index(), device.name(),
+                    config.address, config.mac, device.mtu(),
+                    config.gateway ? fmt::format(" gw {}", *config.gateway) : std::string{});
+  arp_.announce(iface);
+  device.flush();
+  return iface;
+}
+
+void Stack::poll(Instant now) {
+  now_ = now;
+  for (auto& iface : interfaces_) {
+    receive_batch_.clear();
+    iface->device().receive(receive_batch_, config_.receive_batch);
+    for (Packet& frame : receive_batch_) {
+      stats_.add(Counter::dev_rx_frames);
+      ethernet_.input(*iface, std::move(frame));
+    }
+  }
+  ipv4_.deliver_loopback();
+  run_timers();
+  for (auto& iface : interfaces_) iface->device().flush();
+}
+
+void Stack::run_timers() {
+  // Bounded by what is due now: a handler that re-arms does so for a later time.
+  while (auto timer = timers_.pop_due(now_)) {
+    switch (timer->kind) {
+      case TimerKind::arp:
+        arp_.on_timer(timer->key, timer->when);
+        break;
+      case TimerKind::ip_reassembly:
+        ipv4_.reassembler().on_timer(timer->key, timer->when);
+        break;
+    }
+  }
+}
+
+Instant Stack::next_deadline() const {
+  if (ipv4_.loopback_pending()) return now_;
+  Instant next = timers_.next_deadline();
+  for (const auto& iface : interfaces_) {
+    next = std::min(next, iface->device().next_deadline());
+  }
+  return next;
+}
+
+void Stack::receive_frame(Interface& iface, Packet frame) {
+  stats_.add(Counter::dev_rx_frames);
+  ethernet_.input(iface, std::move(frame));
+}
+
+void Stack::transmit(Interface& iface, Packet frame) {
+  if (iface.device().transmit(std::move(frame))) {
+    stats_.add(Counter::dev_tx_frames);
+  } else {
+    stats_.drop(Counter::dev_tx_full, "on {}", iface.device().name());
+  }
+}
+
+}  // namespace ustack

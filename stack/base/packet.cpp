@@ -1,6 +1,8 @@
 #include "stack/base/packet.h"
 
+#include <algorithm>
 #include <cassert>
+
 
 namespace ustack {
 
@@ -28,21 +30,30 @@ Packet Packet::clone() const {
 }
 
 std::uint8_t* Packet::push(std::size_t n) {
-  assert(n <= head_);
+  if (n > head_) grow(n, 0);
   head_ -= n;
   return data();
 }
 
 void Packet::pull(std::size_t n) {
   assert(n <= size());
-  head_ += n;
+  head_ += std::min(n, size());
 }
 
 std::uint8_t* Packet::put(std::size_t n) {
-  assert(n <= tailroom());
+  if (n > tailroom()) grow(0, n);
   std::uint8_t* at = buffer_.get() + tail_;
   tail_ += n;
   return at;
+}
+
+void Packet::grow(std::size_t front, std::size_t back) {
+  // Every path sizes its buffers so this is not reached; if a bug ever gets here, a copy is
+  // better than writing outside the buffer.
+  Packet bigger = allocate(size() + back + tailroom(), head_ + front + kDefaultHeadroom);
+  bigger.append(bytes());
+  bigger.link_broadcast = link_broadcast;
+  *this = std::move(bigger);
 }
 
 void Packet::trim(std::size_t n) {

@@ -49,15 +49,16 @@ class Packet {
   std::size_t tailroom() const { return capacity_ - tail_; }
   std::size_t capacity() const { return capacity_; }
 
-  // Prepends n bytes (returns where to write them). Requires headroom() >= n.
+  // Prepends n bytes (returns where to write them). Callers leave enough headroom; a shortfall
+  // costs a reallocation, never a write out of bounds.
   std::uint8_t* push(std::size_t n);
   // Removes n bytes from the front. Requires size() >= n.
   void pull(std::size_t n);
-  // Appends n bytes at the end (returns where to write them). Requires tailroom() >= n.
+  // Appends n bytes at the end (returns where to write them), growing the buffer if needed.
   std::uint8_t* put(std::size_t n);
   // Shortens the data to n bytes (no-op if already shorter), e.g. to strip Ethernet padding.
   void trim(std::size_t n);
-  // Appends a copy of bytes. Requires tailroom() >= bytes.size().
+  // Appends a copy of bytes.
   void append(std::span<const std::uint8_t> bytes);
 
   // Set by Ethernet::input for frames sent to the broadcast or a multicast MAC: RFC 1122 forbids
@@ -65,6 +66,8 @@ class Packet {
   bool link_broadcast = false;
 
  private:
+  void grow(std::size_t front, std::size_t back);
+
   std::unique_ptr<std::uint8_t[]> buffer_;
   std::size_t capacity_ = 0;
   std::size_t head_ = 0;

@@ -37,7 +37,10 @@ std::optional<Ipv4Address> Ipv4Address::parse(std::string_view text) {
   for (int i = 0; i < 4; ++i) {
     auto dot = text.find('.');
     if ((i < 3) == (dot == std::string_view::npos)) return std::nullopt;
-    auto v = parse_number(text.substr(0, dot), 10, 255);
+    std::string_view octet = text.substr(0, dot);
+    // No leading zeros, as inet_pton(3): inet_aton(3) would read "010" as octal 8.
+    if (octet.size() > 1 && octet[0] == '0') return std::nullopt;
+    auto v = parse_number(octet, 10, 255);
     if (!v) return std::nullopt;
     value = (value << 8) | *v;
     text = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);

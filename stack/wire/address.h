@@ -59,7 +59,7 @@ class Ipv4Address {
   static constexpr Ipv4Address any() { return {}; }
   static constexpr Ipv4Address broadcast() { return from_u32(0xffffffff); }
   static Ipv4Address load(const std::uint8_t* p) { return from_u32(wire::load_be32(p)); }
-  // Dotted quad, strictly four decimal octets.
+  // Dotted quad, strictly four decimal octets without leading zeros (as inet_pton).
   static std::optional<Ipv4Address> parse(std::string_view text);
 
   void store(std::uint8_t* p) const { wire::store_be32(p, value_); }

@@ -58,9 +58,9 @@ Parsed<Ipv4Header> Ipv4Header::parse(std::span<const std::uint8_t> bytes) {
   h.src = Ipv4Address::load(p + 12);
   h.dst = Ipv4Address::load(p + 16);
 
-  // A fragment that would end past the largest datagram cannot be reassembled (and is the
-  // classic overflow of reassembly buffers).
-  if (std::size_t{h.fragment_offset} + h.payload_length() > kMaxDatagram) {
+  // A fragment that would make the datagram (header included) longer than 65535 bytes cannot
+  // be reassembled; it is the "ping of death" that overflowed reassembly buffers.
+  if (std::size_t{h.fragment_offset} + h.total_length > kMaxDatagram) {
     return Counter::ip_frag_bad_offset;
   }
   return h;

@@ -54,7 +54,7 @@ struct Ipv4Header {
   // Checks, in order: ip.short, ip.bad_version, ip.bad_header_length (IHL < 5 or past the
   // bytes), ip.bad_total_length (shorter than the header), ip.truncated (longer than the bytes),
   // ip.bad_checksum, ip.bad_options (an option length of 0, 1 or past the header),
-  // ip.frag_bad_offset (offset + payload past 65535). Bytes after total_length (Ethernet
+  // ip.frag_bad_offset (offset + total length past 65535). Bytes after total_length (Ethernet
   // padding) are allowed; the caller trims them.
   static Parsed<Ipv4Header> parse(std::span<const std::uint8_t> bytes);
 
