@@ -56,15 +56,12 @@ int main(int argc, char** argv) {
   ustack::FaultConfig faults;
   double delay_ms = 0;
 
-  auto cidr = parses_as<ustack::Ipv4Cidr>("A.B.C.D/N", [](const std::string& s) {
-    return ustack::Ipv4Cidr::parse(s).has_value();
-  });
-  auto address = parses_as<ustack::Ipv4Address>("A.B.C.D", [](const std::string& s) {
-    return ustack::Ipv4Address::parse(s).has_value();
-  });
-  auto mac = parses_as<ustack::MacAddress>("MAC", [](const std::string& s) {
-    return ustack::MacAddress::parse(s).has_value();
-  });
+  auto cidr = parses_as<ustack::Ipv4Cidr>(
+      "A.B.C.D/N", [](const std::string& s) { return ustack::Ipv4Cidr::parse(s).has_value(); });
+  auto address = parses_as<ustack::Ipv4Address>(
+      "A.B.C.D", [](const std::string& s) { return ustack::Ipv4Address::parse(s).has_value(); });
+  auto mac = parses_as<ustack::MacAddress>(
+      "MAC", [](const std::string& s) { return ustack::MacAddress::parse(s).has_value(); });
 
   app.add_option("--tap", tap_name, "TAP device to create or attach")->capture_default_str();
   app.add_option("--ip", ip_text, "the stack's address and prefix, e.g. 10.0.0.2/24")
@@ -182,8 +179,9 @@ int main(int argc, char** argv) {
   });
   if (injector) {
     const auto& c = injector->counters();
-    std::printf("fault.dropped %lu\nfault.duplicated %lu\nfault.reordered %lu\nfault.corrupted %lu\n",
-                c.dropped, c.duplicated, c.reordered, c.corrupted);
+    std::printf(
+        "fault.dropped %lu\nfault.duplicated %lu\nfault.reordered %lu\nfault.corrupted %lu\n",
+        c.dropped, c.duplicated, c.reordered, c.corrupted);
   }
   std::fflush(stdout);
   if (!ok) {

@@ -39,8 +39,12 @@ void Icmp::input(Interface& iface, const Ipv4Header& ip, Packet message) {
         return stats.drop(Counter::icmp_reply_queue_full, "from {}", ip.src);
       }
       auto data = message.bytes().subspan(IcmpHeader::kSize);
-      echo_replies_.push_back(EchoReply{ip.src, icmp.echo_id(), icmp.echo_sequence(), ip.ttl,
-                                        stack_.now(), {data.begin(), data.end()}});
+      echo_replies_.push_back(EchoReply{ip.src,
+                                        icmp.echo_id(),
+                                        icmp.echo_sequence(),
+                                        ip.ttl,
+                                        stack_.now(),
+                                        {data.begin(), data.end()}});
       return;
     }
     case IcmpType::source_quench:
@@ -75,8 +79,8 @@ void Icmp::answer_echo(Interface& iface, const Ipv4Header& ip, const IcmpHeader&
   h[0] = static_cast<std::uint8_t>(IcmpType::echo_reply);
   const std::uint16_t new_word = wire::load_be16(h);
   wire::store_be16(h + 2, wire::checksum_adjust(request.checksum, old_word, new_word));
-  log::icmp().trace("tx echo reply id {} seq {} to {}", request.echo_id(),
-                    request.echo_sequence(), ip.src);
+  log::icmp().trace("tx echo reply id {} seq {} to {}", request.echo_id(), request.echo_sequence(),
+                    ip.src);
 
   // RFC 1122 3.2.2.6: the reply's source is the request's specific destination.
   Ipv4OutputParams params;

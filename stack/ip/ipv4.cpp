@@ -117,8 +117,7 @@ int Ipv4::output(Packet payload, const Ipv4OutputParams& params) {
 
   if (header.total_length > route->iface->mtu()) {
     if (params.dont_fragment) {
-      stats.drop(Counter::ip_too_big, "{} bytes, mtu {}", header.total_length,
-                 route->iface->mtu());
+      stats.drop(Counter::ip_too_big, "{} bytes, mtu {}", header.total_length, route->iface->mtu());
       return EMSGSIZE;
     }
     fragment_and_send(*route, header, std::move(payload));

@@ -75,9 +75,8 @@ std::optional<ReassembledDatagram> Reassembler::add(Interface& iface,
     stats.drop(Counter::ip_frag_duplicate, "{}", header);
     return std::nullopt;
   }
-  const bool overlaps_previous = pos != d.fragments.begin() && std::prev(pos)->offset +
-                                                                       std::prev(pos)->length >
-                                                                   offset;
+  const bool overlaps_previous =
+      pos != d.fragments.begin() && std::prev(pos)->offset + std::prev(pos)->length > offset;
   const bool overlaps_next = pos != d.fragments.end() && pos->offset < end;
   if (overlaps_previous || overlaps_next) {
     discard(it, Counter::ip_frag_overlap);
@@ -160,9 +159,9 @@ void Reassembler::on_timer(std::uint64_t serial, Instant when) {
   // RFC 1122 3.3.2: on timeout, send Time Exceeded (code 1) if the first fragment arrived, since
   // only it identifies the datagram to the sender.
   if (!d.fragments.empty() && d.fragments.front().offset == 0) {
-    auto first = wire::Ipv4Header::parse(std::span<const std::uint8_t>(
-        d.fragments.front().data.data() - d.first_header_length,
-        d.first_header_length + d.fragments.front().length));
+    auto first = wire::Ipv4Header::parse(
+        std::span<const std::uint8_t>(d.fragments.front().data.data() - d.first_header_length,
+                                      d.first_header_length + d.fragments.front().length));
     if (first) {
       stack_.icmp().send_error(*d.iface, wire::IcmpType::time_exceeded, 1, *first,
                                d.fragments.front().data);

@@ -74,7 +74,7 @@ class Reassembler {
     Key key;
     Interface* iface = nullptr;
     Instant expires_at;
-    std::vector<Fragment> fragments;  // sorted by offset, never overlapping
+    std::vector<Fragment> fragments;             // sorted by offset, never overlapping
     std::optional<std::uint32_t> payload_total;  // known once the last fragment arrived
     std::size_t memory = 0;
     bool link_broadcast = false;

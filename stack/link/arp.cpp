@@ -18,8 +18,8 @@ void Arp::input(Interface& iface, Packet packet) {
 
   // A group MAC or a broadcast/multicast IP is never one host's binding; learning it would send
   // unicast traffic to everyone.
-  if (arp.sender_mac.is_multicast() || arp.sender_mac.is_zero() ||
-      arp.sender_ip.is_broadcast() || arp.sender_ip.is_multicast()) {
+  if (arp.sender_mac.is_multicast() || arp.sender_mac.is_zero() || arp.sender_ip.is_broadcast() ||
+      arp.sender_ip.is_multicast()) {
     return stats.drop(Counter::arp_bad_sender, "{}", arp);
   }
   if (arp.sender_ip == iface.address()) {
@@ -72,8 +72,7 @@ void Arp::resolve_and_send(Interface& iface, Packet datagram, Ipv4Address next_h
         (entry.requests_sent == 0 || now - entry.last_request >= config_.retry_interval)) {
       send_request(iface, next_hop, entry.mac, entry);
     }
-    return stack_.ethernet().transmit(iface, std::move(datagram), entry.mac,
-                                      wire::EtherType::ipv4);
+    return stack_.ethernet().transmit(iface, std::move(datagram), entry.mac, wire::EtherType::ipv4);
   }
 
   if (it == cache_.end()) {
@@ -219,4 +218,3 @@ bool Arp::make_room() {
 }
 
 }  // namespace ustack::link
-

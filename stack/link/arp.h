@@ -64,8 +64,8 @@ class Arp {
     MacAddress mac;
     Instant expires_at = kNever;  // reachable: mapping stops being trusted
     Instant retry_at = kNever;    // incomplete: next request, or give up
-    Instant last_request{};      // meaningful while requests_sent > 0
-    unsigned requests_sent = 0;  // since the entry was last confirmed
+    Instant last_request{};       // meaningful while requests_sent > 0
+    unsigned requests_sent = 0;   // since the entry was last confirmed
     std::deque<Packet> pending;
     Instant queued_deadline = kNever;  // the deadline currently in the TimerQueue
   };
