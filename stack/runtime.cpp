@@ -10,16 +10,20 @@
 
 namespace ustack {
 
-Runtime::Runtime(Stack& stack, const Clock& clock) : stack_(stack), clock_(clock) {
+Runtime::Runtime(Stack& stack, const Clock& clock) : stack_(stack), clock_(clock), api_(*this) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  set_default_socket_api(&api_);
 }
 
 Runtime::~Runtime() {
+  stop();
+  if (default_socket_api() == &api_) set_default_socket_api(nullptr);
   if (epoll_fd_ >= 0) close(epoll_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-bool Runtime::run() {
+bool Runtime::setup() {
+  if (epoll_fd_ >= 0) return true;
   if (wake_fd_ < 0) return false;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return false;
@@ -31,41 +35,90 @@ bool Runtime::run() {
   };
   if (!watch(wake_fd_)) return false;
   for (auto& iface : stack_.interfaces()) {
-    int fd = iface->device().fd();
+    const int fd = iface->device().fd();
     if (fd >= 0 && !watch(fd)) return false;
-  }
-
-  constexpr int kMaxEvents = 16;
-  epoll_event events[kMaxEvents];
-  while (!stop_requested_.load(std::memory_order_relaxed)) {
-    Instant deadline;
-    {
-      std::lock_guard lock(core_lock_);
-      stack_.poll(clock_.now());
-      deadline = stack_.next_deadline();
-    }
-    int timeout_ms = -1;
-    if (deadline != kNever) {
-      const Duration wait = deadline - clock_.now();
-      // Round up: waking a little late is harmless, waking early only spins once more.
-      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
-      timeout_ms = ms <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(ms, INT_MAX));
-    }
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
-    if (n < 0 && errno != EINTR) return false;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == wake_fd_) {
-        std::uint64_t count;
-        [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof count);
-      }
-    }
   }
   return true;
 }
 
-void Runtime::stop() {
+int Runtime::wait_timeout_ms(Instant deadline) const {
+  if (deadline == kNever) return -1;
+  if (clock_.is_manual()) return 0;  // virtual time does not pass while we sleep
+  const Duration wait = deadline - clock_.now();
+  // Round up: waking a little late is harmless, waking early only loops once more.
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  return ms <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(ms, INT_MAX));
+}
+
+void Runtime::wait_for_events(int timeout_ms) {
+  constexpr int kMaxEvents = 16;
+  epoll_event events[kMaxEvents];
+  const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.fd == wake_fd_) {
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof count);
+    }
+  }
+}
+
+bool Runtime::run() {
+  if (!setup()) return false;
+  while (!stop_requested_.load(std::memory_order_relaxed)) {
+    int timeout_ms;
+    {
+      std::lock_guard lock(core_lock_);
+      stack_.poll(clock_.now());
+      sleeping_until_ = stack_.next_deadline();
+      timeout_ms = wait_timeout_ms(sleeping_until_);
+    }
+    wait_for_events(timeout_ms);
+  }
+  return true;
+}
+
+bool Runtime::start() {
+  if (!setup()) return false;
+  stop_requested_ = false;
+  io_thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void Runtime::stop_async() {
   stop_requested_.store(true, std::memory_order_relaxed);
   wake();
+}
+
+void Runtime::stop() {
+  stop_async();
+  if (io_thread_.joinable() && io_thread_.get_id() != std::this_thread::get_id()) {
+    io_thread_.join();
+  }
+}
+
+void Runtime::run_once(Instant until) {
+  if (!setup()) return;
+  int timeout_ms;
+  {
+    std::lock_guard lock(core_lock_);
+    stack_.poll(clock_.now());
+    timeout_ms = wait_timeout_ms(std::min(until, stack_.next_deadline()));
+  }
+  wait_for_events(timeout_ms);
+  std::lock_guard lock(core_lock_);
+  stack_.poll(clock_.now());
+}
+
+void Runtime::poll_now() {
+  std::lock_guard lock(core_lock_);
+  stack_.poll(clock_.now());
+  // Deadlines of blocked calls are measured on the clock that just moved.
+  stack_.sockets().changed().notify_all();
+}
+
+void Runtime::core_changed() {
+  stack_.flush_devices();
+  if (stack_.next_deadline() < sleeping_until_) wake();
 }
 
 void Runtime::wake() {

@@ -8,7 +8,9 @@ Stack::Stack(Rng rng, const StackConfig& config)
       ethernet_(*this),
       arp_(*this, config.arp),
       ipv4_(*this, config.ipv4),
-      icmp_(*this, config.icmp) {
+      icmp_(*this, config.icmp),
+      udp_(*this, config.udp),
+      sockets_(config.max_sockets) {
   receive_batch_.reserve(config_.receive_batch);
 }
 
@@ -35,6 +37,10 @@ void Stack::poll(Instant now) {
   }
   ipv4_.deliver_loopback();
   run_timers();
+  flush_devices();
+}
+
+void Stack::flush_devices() {
   for (auto& iface : interfaces_) iface->device().flush();
 }
 

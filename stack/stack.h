@@ -21,6 +21,8 @@
 #include "stack/ip/ipv4.h"
 #include "stack/link/arp.h"
 #include "stack/link/ethernet.h"
+#include "stack/socket/socket_table.h"
+#include "stack/udp/udp.h"
 
 namespace ustack {
 
@@ -28,6 +30,9 @@ struct StackConfig {
   link::ArpConfig arp;
   ip::Ipv4Config ipv4;
   ip::IcmpConfig icmp;
+  udp::UdpConfig udp;
+  // Open descriptors of the socket API.
+  std::size_t max_sockets = 65536;
   // Frames taken from one device per poll, so one busy device cannot starve timers or others.
   std::size_t receive_batch = 64;
 };
@@ -51,6 +56,8 @@ class Stack {
   void receive_frame(Interface& iface, Packet frame);
   // Hands a finished frame to iface's device, counting what the device refuses.
   void transmit(Interface& iface, Packet frame);
+  // Sends what the devices batched; poll does this at its end, the socket API after a call.
+  void flush_devices();
 
   // The current time: set by poll, and by API calls that enter the core between polls.
   Instant now() const { return now_; }
@@ -67,6 +74,8 @@ class Stack {
   link::Arp& arp() { return arp_; }
   ip::Ipv4& ipv4() { return ipv4_; }
   ip::Icmp& icmp() { return icmp_; }
+  udp::Udp& udp() { return udp_; }
+  SocketTable& sockets() { return sockets_; }
 
  private:
   void run_timers();
@@ -82,6 +91,8 @@ class Stack {
   link::Arp arp_;
   ip::Ipv4 ipv4_;
   ip::Icmp icmp_;
+  udp::Udp udp_;
+  SocketTable sockets_;
 };
 
 }  // namespace ustack

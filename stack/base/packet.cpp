@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 
 namespace ustack {
@@ -20,6 +21,17 @@ Packet Packet::copy_of(std::span<const std::uint8_t> bytes, std::size_t headroom
   Packet p = allocate(bytes.size(), headroom);
   p.append(bytes);
   return p;
+}
+
+Packet& Packet::operator=(Packet&& other) noexcept {
+  // std::exchange rather than the defaulted move, which would leave other's sizes pointing into
+  // the buffer it no longer owns. Self-move leaves the packet unchanged.
+  buffer_ = std::move(other.buffer_);
+  capacity_ = std::exchange(other.capacity_, 0);
+  head_ = std::exchange(other.head_, 0);
+  tail_ = std::exchange(other.tail_, 0);
+  link_broadcast = std::exchange(other.link_broadcast, false);
+  return *this;
 }
 
 Packet Packet::clone() const {

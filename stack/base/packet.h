@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
 
 namespace ustack {
 
@@ -25,8 +26,10 @@ class Packet {
   static constexpr std::size_t kFrameCapacity = 2048 - kDefaultHeadroom;
 
   Packet() = default;
-  Packet(Packet&&) noexcept = default;
-  Packet& operator=(Packet&&) noexcept = default;
+  // A moved-from Packet is empty (size, headroom, tailroom and capacity 0), not a size without a
+  // buffer behind it.
+  Packet(Packet&& other) noexcept { *this = std::move(other); }
+  Packet& operator=(Packet&& other) noexcept;
   Packet(const Packet&) = delete;
   Packet& operator=(const Packet&) = delete;
 

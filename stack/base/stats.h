@@ -82,7 +82,16 @@ namespace ustack {
   X(icmp_bad_error, "icmp.bad_error", icmp)                                \
   X(icmp_source_quench, "icmp.source_quench", icmp)                        \
   X(icmp_rate_limited, "icmp.rate_limited", icmp)                          \
-  X(icmp_reply_queue_full, "icmp.reply_queue_full", icmp)
+  X(icmp_reply_queue_full, "icmp.reply_queue_full", icmp)               \
+  X(udp_rx, "udp.rx", udp)                                                 \
+  X(udp_tx, "udp.tx", udp)                                                 \
+  X(udp_delivered, "udp.delivered", udp)                                   \
+  X(udp_short, "udp.short", udp)                                           \
+  X(udp_bad_length, "udp.bad_length", udp)                                 \
+  X(udp_bad_checksum, "udp.bad_checksum", udp)                             \
+  X(udp_no_port, "udp.no_port", udp)                                       \
+  X(udp_queue_full, "udp.queue_full", udp)                                 \
+  X(udp_icmp_error, "udp.icmp_error", udp)
 
 enum class Counter : std::uint16_t {
 #define USTACK_COUNTER_ENUM(id, name, layer) id,

@@ -33,6 +33,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual Instant now() const = 0;
+  // True for a clock that only moves when told to: waiting for it in real time is meaningless.
+  virtual bool is_manual() const { return false; }
 };
 
 // std::chrono::steady_clock, for the Runtime.
@@ -46,6 +48,7 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(Instant start = Instant{} + 1s) : now_(start) {}
   Instant now() const override { return now_; }
+  bool is_manual() const override { return true; }
   void advance(Duration d) { now_ += d; }
   void set(Instant t) { now_ = t; }
 

@@ -4,6 +4,7 @@
 
 #include "stack/ip/ipv4.h"
 #include "stack/stack.h"
+#include "stack/udp/udp.h"
 #include "stack/wire/checksum.h"
 
 namespace ustack::ip {
@@ -106,9 +107,21 @@ void Icmp::receive_error(const IcmpHeader& icmp, const Packet& message) {
       quoted.size() < inner_length + 8) {
     return stats.drop(Counter::icmp_bad_error, "{}: quoted header truncated", icmp);
   }
-  // Transports act on these once they exist (UDP: ECONNREFUSED; TCP: RFC 9293 3.10.7 and
-  // RFC 5927 checks). Until then an error has nobody to tell.
-  log::icmp().debug("rx {} about protocol {}", icmp, quoted[9]);
+  // The quoted header's checksum is not verified: routers may have changed TTL and options on
+  // the way, and only the addresses, protocol and ports are used.
+  wire::Ipv4Header inner;
+  inner.header_length = static_cast<std::uint8_t>(inner_length);
+  inner.protocol = quoted[9];
+  inner.src = Ipv4Address::load(quoted.data() + 12);
+  inner.dst = Ipv4Address::load(quoted.data() + 16);
+  log::icmp().debug("rx {} about {} > {} protocol {}", icmp, inner.src, inner.dst, inner.protocol);
+  auto transport = quoted.subspan(inner_length);
+  switch (static_cast<wire::IpProtocol>(inner.protocol)) {
+    case wire::IpProtocol::udp:
+      return stack_.udp().icmp_error(inner, transport, icmp.type, icmp.code);
+    default:
+      return;  // TCP acts on these with its own layer (RFC 9293 3.10.7, RFC 5927 checks)
+  }
 }
 
 void Icmp::send_error(Interface& iface, IcmpType type, std::uint8_t code, const Ipv4Header& ip,

@@ -48,6 +48,8 @@ void Ipv4::deliver(Interface& iface, const Ipv4Header& header, Packet payload) {
   switch (static_cast<IpProtocol>(header.protocol)) {
     case IpProtocol::icmp:
       return stack_.icmp().input(iface, header, std::move(payload));
+    case IpProtocol::udp:
+      return stack_.udp().input(iface, header, std::move(payload));
     default:
       // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable for a protocol it lacks.
       stack_.stats().drop(Counter::ip_unknown_protocol, "{}", header);
@@ -96,7 +98,8 @@ int Ipv4::output(Packet payload, const Ipv4OutputParams& params) {
   header.total_length = static_cast<std::uint16_t>(payload.size() + Ipv4Header::kMinSize);
   header.identification = next_id_++;
   header.dont_fragment = params.dont_fragment;
-  header.ttl = params.ttl != 0 ? params.ttl : config_.default_ttl;
+  // A datagram never leaves with TTL 0 (RFC 1122 3.2.1.7), not even with default_ttl set to 0.
+  header.ttl = params.ttl != 0 ? params.ttl : config_.default_ttl != 0 ? config_.default_ttl : 64;
   header.tos = params.tos;
   header.protocol = static_cast<std::uint8_t>(params.protocol);
   header.src = params.src.is_unspecified() ? route->iface->address() : params.src;
@@ -118,6 +121,12 @@ int Ipv4::output(Packet payload, const Ipv4OutputParams& params) {
   if (header.total_length > route->iface->mtu()) {
     if (params.dont_fragment) {
       stats.drop(Counter::ip_too_big, "{} bytes, mtu {}", header.total_length, route->iface->mtu());
+      return EMSGSIZE;
+    }
+    // A link too small for 8 bytes of data per fragment (RFC 791 asks for at least 68) would make
+    // the fragment loop spin forever, or underflow below 20 bytes.
+    if (route->iface->mtu() < Ipv4Header::kMinSize + 8) {
+      stats.drop(Counter::ip_too_big, "mtu {} cannot carry fragments", route->iface->mtu());
       return EMSGSIZE;
     }
     fragment_and_send(*route, header, std::move(payload));

@@ -47,9 +47,9 @@ std::optional<ReassembledDatagram> Reassembler::add(Interface& iface,
     d.key = key;
     d.iface = &iface;
     d.expires_at = stack_.now() + config_.timeout;
-    stack_.timers().schedule(d.expires_at, TimerKind::ip_reassembly, serial);
     by_serial_.emplace(serial, std::move(d));
     found = by_key_.emplace(key, serial).first;
+    arm();
   }
   auto it = by_serial_.find(found->second);
   Datagram& d = it->second;
@@ -152,9 +152,25 @@ std::optional<ReassembledDatagram> Reassembler::complete(
   return ReassembledDatagram{*header, std::move(whole)};
 }
 
-void Reassembler::on_timer(std::uint64_t serial, Instant when) {
-  auto it = by_serial_.find(serial);
-  if (it == by_serial_.end() || it->second.expires_at != when) return;
+void Reassembler::on_timer(std::uint64_t /*serial*/, Instant when) {
+  if (when != queued_deadline_) return;  // superseded; the live timer is queued_deadline_
+  queued_deadline_ = kNever;
+  const Instant now = stack_.now();
+  while (!by_serial_.empty() && by_serial_.begin()->second.expires_at <= now) {
+    expire(by_serial_.begin());
+  }
+  arm();
+}
+
+void Reassembler::arm() {
+  if (by_serial_.empty()) return;
+  const auto& [serial, oldest] = *by_serial_.begin();
+  if (oldest.expires_at >= queued_deadline_) return;  // an earlier timer will fire and re-arm
+  queued_deadline_ = oldest.expires_at;
+  stack_.timers().schedule(oldest.expires_at, TimerKind::ip_reassembly, serial);
+}
+
+void Reassembler::expire(std::map<std::uint64_t, Datagram>::iterator it) {
   Datagram& d = it->second;
   // RFC 1122 3.3.2: on timeout, send Time Exceeded (code 1) if the first fragment arrived, since
   // only it identifies the datagram to the sender.

@@ -52,7 +52,8 @@ class Reassembler {
   std::optional<ReassembledDatagram> add(Interface& iface, const wire::Ipv4Header& header,
                                          Packet payload);
 
-  // Called by Stack::poll when a reassembly timer comes due.
+  // Called by Stack::poll when the reassembly timer comes due: expires every datagram whose
+  // timeout has passed.
   void on_timer(std::uint64_t serial, Instant when);
 
   std::size_t datagrams() const { return by_serial_.size(); }
@@ -84,6 +85,8 @@ class Reassembler {
   };
 
   void discard(std::map<std::uint64_t, Datagram>::iterator it, Counter reason);
+  void expire(std::map<std::uint64_t, Datagram>::iterator it);
+  void arm();
   std::optional<ReassembledDatagram> complete(std::map<std::uint64_t, Datagram>::iterator it);
 
   Stack& stack_;
@@ -93,6 +96,10 @@ class Reassembler {
   std::map<std::uint64_t, Datagram> by_serial_;
   std::map<Key, std::uint64_t> by_key_;
   std::size_t memory_ = 0;
+  // Every datagram lives `timeout` from its first fragment, so they expire in serial order and
+  // one timer, for the oldest, is enough. (A timer per datagram would leave a stale deadline in
+  // the TimerQueue for every evicted datagram: as many as a flood of fragments can create.)
+  Instant queued_deadline_ = kNever;
 };
 
 }  // namespace ustack::ip

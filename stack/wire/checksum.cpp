@@ -41,10 +41,14 @@ std::uint16_t native_sum(const std::uint8_t* p, std::size_t n) {
     p += 8;
     n -= 8;
   }
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, p, n);  // the odd byte, if any, pads with zero as RFC 1071 says
-  sum += tail;
-  sum += (sum < tail);
+  // The odd byte, if any, pads with zero as RFC 1071 says. memcpy needs a non-null source even
+  // for 0 bytes, and an empty span's data() may be null.
+  if (n != 0) {
+    std::uint64_t tail = 0;
+    std::memcpy(&tail, p, n);
+    sum += tail;
+    sum += (sum < tail);
+  }
   return fold(sum);
 }
 

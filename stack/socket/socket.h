@@ -1,0 +1,61 @@
+// Socket: what a descriptor of the socket API refers to. The protocol-specific sockets (UDP
+// here, TCP later) derive from it; this part holds what every socket has — the options of
+// SOL_SOCKET, the non-blocking flag, shutdown state — and answers poll().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "stack/base/time.h"
+#include "stack/wire/address.h"
+
+namespace ustack {
+
+struct Endpoint {
+  Ipv4Address address;
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+enum class SocketKind : std::uint8_t { udp, tcp };
+
+class Socket {
+ public:
+  explicit Socket(SocketKind kind) : kind_(kind) {}
+  virtual ~Socket() = default;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  SocketKind kind() const { return kind_; }
+  // The poll(2) events (POLLIN, POLLOUT, POLLERR, POLLHUP …) that are true now.
+  virtual short poll_events() const = 0;
+
+  bool nonblocking = false;
+  bool reuse_address = false;
+  bool broadcast = false;
+  bool keepalive = false;
+  Duration receive_timeout = Duration::zero();  // zero: wait forever
+  Duration send_timeout = Duration::zero();
+  std::size_t receive_buffer = 0;  // bytes, as SO_RCVBUF reports them
+  std::size_t send_buffer = 0;
+  bool shut_read = false;
+  bool shut_write = false;
+  // Set when the descriptor is closed, so that threads still blocked on the object return.
+  bool closed = false;
+  // An asynchronous error (ECONNREFUSED from an ICMP port unreachable …), reported once by the
+  // next call, or by SO_ERROR.
+  int pending_error = 0;
+
+ private:
+  SocketKind kind_;
+};
+
+}  // namespace ustack
+
+template <>
+struct fmt::formatter<ustack::Endpoint> : fmt::formatter<std::string_view> {
+  template <typename Ctx>
+  auto format(const ustack::Endpoint& e, Ctx& ctx) const {
+    return fmt::format_to(ctx.out(), "{}:{}", e.address, e.port);
+  }
+};

@@ -1,0 +1,485 @@
+#include "stack/socket/socket_api.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "stack/runtime.h"
+#include "stack/stack.h"
+#include "stack/udp/udp.h"
+
+namespace ustack {
+
+using udp::UdpSocket;
+
+namespace {
+
+int fail(int error) {
+  errno = error;
+  return -1;
+}
+
+// Reads a sockaddr_in the way Linux's inet_bind/inet_dgram_connect do: too short is EINVAL, a
+// family other than AF_INET is EAFNOSUPPORT.
+int read_endpoint(const sockaddr* addr, socklen_t len, Endpoint& out) {
+  if (addr == nullptr) return EFAULT;
+  if (len < sizeof(sockaddr_in)) return EINVAL;
+  sockaddr_in in;
+  std::memcpy(&in, addr, sizeof in);
+  if (in.sin_family != AF_INET) return EAFNOSUPPORT;
+  out.address = Ipv4Address::from_u32(ntohl(in.sin_addr.s_addr));
+  out.port = ntohs(in.sin_port);
+  return 0;
+}
+
+// Writes as much of the address as *len allows and sets *len to its full size (POSIX).
+int write_endpoint(const Endpoint& e, sockaddr* addr, socklen_t* len) {
+  if (addr == nullptr || len == nullptr) return EFAULT;
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(e.port);
+  in.sin_addr.s_addr = htonl(e.address.to_u32());
+  std::memcpy(addr, &in, std::min<std::size_t>(*len, sizeof in));
+  *len = sizeof in;
+  return 0;
+}
+
+UdpSocket* as_udp(Socket& s) {
+  return s.kind() == SocketKind::udp ? static_cast<UdpSocket*>(&s) : nullptr;
+}
+
+// Linux doubles SO_RCVBUF/SO_SNDBUF requests (to leave room for its bookkeeping), caps the
+// request at net.core.rmem_max / wmem_max and enforces a small minimum; getsockopt reports the
+// doubled value. Programs tuned against Linux see the same numbers here.
+constexpr std::size_t kBufferMax = 212992;
+constexpr std::size_t kMinReceiveBuffer = 2304;
+constexpr std::size_t kMinSendBuffer = 4608;
+
+}  // namespace
+
+SocketApi::SocketApi(Runtime& runtime) : runtime_(runtime), stack_(runtime.stack()) {}
+
+SocketApi::Lock SocketApi::enter() {
+  Lock lock(runtime_.core_lock());
+  stack_.set_now(runtime_.clock().now());
+  return lock;
+}
+
+void SocketApi::leave(Lock& lock) {
+  runtime_.core_changed();
+  lock.unlock();
+}
+
+Instant SocketApi::deadline_after(Duration timeout) const {
+  if (timeout == Duration::zero()) return kNever;
+  return runtime_.clock().now() + timeout;
+}
+
+template <typename Ready>
+bool SocketApi::wait(Lock& lock, Instant deadline, Ready ready) {
+  SocketTable& table = stack_.sockets();
+  // Bounded by the deadline, or by the event the caller waits for.
+  while (!ready()) {
+    const Instant now = runtime_.clock().now();
+    if (now >= deadline) return false;
+    if (runtime_.inline_mode()) {
+      // No I/O thread: this thread runs the stack until something happens or time is up.
+      runtime_.core_changed();
+      lock.unlock();
+      runtime_.run_once(deadline);
+      lock.lock();
+      stack_.set_now(runtime_.clock().now());
+      continue;
+    }
+    ++table.waiters();
+    if (deadline == kNever || runtime_.clock().is_manual()) {
+      // A ManualClock moves only when a test advances it, and Runtime::advance notifies.
+      table.changed().wait(lock);
+    } else {
+      table.changed().wait_for(lock, deadline - now);
+    }
+    --table.waiters();
+    stack_.set_now(runtime_.clock().now());
+  }
+  return true;
+}
+
+int SocketApi::socket(int domain, int type, int protocol) {
+  if (domain != AF_INET) return fail(EAFNOSUPPORT);
+  const bool nonblocking = (type & SOCK_NONBLOCK) != 0;
+  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  std::shared_ptr<Socket> s;
+  switch (type) {
+    case SOCK_DGRAM: {
+      if (protocol != 0 && protocol != IPPROTO_UDP) return fail(EPROTONOSUPPORT);
+      auto u = std::make_shared<UdpSocket>();
+      u->receive_buffer = stack_.udp().config().default_receive_buffer;
+      u->send_buffer = stack_.udp().config().default_send_buffer;
+      s = std::move(u);
+      break;
+    }
+    case SOCK_STREAM:
+      // TCP arrives with its own layer.
+      return fail(EPROTONOSUPPORT);
+    case SOCK_RAW:
+    case SOCK_SEQPACKET:
+    case SOCK_RDM:
+      return fail(ESOCKTNOSUPPORT);
+    default:
+      return fail(EINVAL);
+  }
+  s->nonblocking = nonblocking;
+  Lock lock = enter();
+  const int fd = stack_.sockets().add(std::move(s));
+  if (fd < 0) return fail(EMFILE);
+  log::socket().debug("socket {} udp", fd);
+  return fd;
+}
+
+int SocketApi::bind(int fd, const sockaddr* addr, socklen_t addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  Endpoint local;
+  if (int e = read_endpoint(addr, addrlen, local)) return fail(e);
+  if (UdpSocket* u = as_udp(*s)) {
+    if (u->bound()) return fail(EINVAL);
+    if (int e = stack_.udp().bind(*u, local)) return fail(e);
+    log::socket().debug("bind {} {}", fd, u->local);
+    return 0;
+  }
+  return fail(EOPNOTSUPP);
+}
+
+int SocketApi::connect(int fd, const sockaddr* addr, socklen_t addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  UdpSocket* u = as_udp(*s);
+  if (u == nullptr) return fail(EOPNOTSUPP);
+  if (addr != nullptr && addrlen >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
+    // connect(AF_UNSPEC) dissolves a UDP association (POSIX, Linux udp_disconnect).
+    u->remote.reset();
+    return 0;
+  }
+  Endpoint peer;
+  if (int e = read_endpoint(addr, addrlen, peer)) return fail(e);
+  if (peer.address.is_broadcast() && !u->broadcast) return fail(EACCES);
+  if (!stack_.ipv4().route(peer.address)) return fail(ENETUNREACH);
+  if (!u->bound()) {
+    if (int e = stack_.udp().bind(*u, Endpoint{})) return fail(e);
+  }
+  u->remote = peer;
+  u->pending_error = 0;
+  log::socket().debug("connect {} {} -> {}", fd, u->local, peer);
+  return 0;
+}
+
+ssize_t SocketApi::send(int fd, const void* buf, size_t len, int flags) {
+  return sendto(fd, buf, len, flags, nullptr, 0);
+}
+
+ssize_t SocketApi::sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* dst,
+                          socklen_t addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (buf == nullptr && len > 0) return fail(EFAULT);
+  if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (UdpSocket* u = as_udp(*s)) {
+    ssize_t n = udp_sendto(lock, *u, buf, len, flags, dst, addrlen);
+    leave(lock);
+    return n;
+  }
+  return fail(EOPNOTSUPP);
+}
+
+ssize_t SocketApi::udp_sendto(Lock&, UdpSocket& u, const void* buf, size_t len, int,
+                              const sockaddr* dst, socklen_t addrlen) {
+  if (u.shut_write) return fail(EPIPE);
+  if (u.pending_error != 0) return fail(std::exchange(u.pending_error, 0));
+  Endpoint to;
+  if (dst != nullptr) {
+    if (int e = read_endpoint(dst, addrlen, to)) return fail(e);
+    if (to.port == 0) return fail(EINVAL);
+  } else if (u.remote) {
+    to = *u.remote;
+  } else {
+    return fail(EDESTADDRREQ);
+  }
+  if (len > 65507) return fail(EMSGSIZE);
+  // SO_BROADCAST guards against broadcasting by mistake (Linux ip_route_output: EACCES).
+  bool broadcast = to.address.is_broadcast();
+  for (auto& iface : stack_.interfaces())
+    broadcast = broadcast || iface->is_subnet_broadcast(to.address);
+  if (broadcast && !u.broadcast) return fail(EACCES);
+  if (!u.bound()) {
+    if (int e = stack_.udp().bind(u, Endpoint{})) return fail(e);
+  }
+  if (int e = stack_.udp().send(u, {static_cast<const std::uint8_t*>(buf), len}, to)) {
+    return fail(e);
+  }
+  return static_cast<ssize_t>(len);
+}
+
+ssize_t SocketApi::recv(int fd, void* buf, size_t len, int flags) {
+  return recvfrom(fd, buf, len, flags, nullptr, nullptr);
+}
+
+ssize_t SocketApi::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* src,
+                            socklen_t* addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (buf == nullptr && len > 0) return fail(EFAULT);
+  if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (s->kind() == SocketKind::udp) {
+    ssize_t n =
+        udp_recvfrom(lock, std::static_pointer_cast<UdpSocket>(s), buf, len, flags, src, addrlen);
+    leave(lock);
+    return n;
+  }
+  return fail(EOPNOTSUPP);
+}
+
+ssize_t SocketApi::udp_recvfrom(Lock& lock, const std::shared_ptr<UdpSocket>& u, void* buf,
+                                size_t len, int flags, sockaddr* src, socklen_t* addrlen) {
+  const bool dont_wait = u->nonblocking || (flags & MSG_DONTWAIT) != 0;
+  const Instant deadline = dont_wait ? Instant::min() : deadline_after(u->receive_timeout);
+  const bool ready = wait(lock, deadline, [&] {
+    return !u->queue.empty() || u->pending_error != 0 || u->shut_read || u->closed;
+  });
+  if (u->closed) return fail(EBADF);
+  if (u->pending_error != 0) return fail(std::exchange(u->pending_error, 0));
+  if (u->queue.empty()) {
+    if (u->shut_read) return 0;
+    (void)ready;
+    return fail(EAGAIN);  // non-blocking, or SO_RCVTIMEO ran out (Linux: EAGAIN)
+  }
+
+  UdpSocket::Datagram& d = u->queue.front();
+  const std::size_t size = d.payload.size();
+  const std::size_t copied = std::min(size, len);
+  if (copied > 0) std::memcpy(buf, d.payload.data(), copied);
+  if (src != nullptr && addrlen != nullptr) write_endpoint(d.from, src, addrlen);
+  if ((flags & MSG_PEEK) == 0) {
+    u->queued_bytes -= d.payload.capacity();
+    u->queue.pop_front();
+  }
+  // MSG_TRUNC asks for the datagram's real length even when the buffer was shorter (Linux).
+  return static_cast<ssize_t>((flags & MSG_TRUNC) != 0 ? size : copied);
+}
+
+int SocketApi::shutdown(int fd, int how) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
+  if (how == SHUT_RD || how == SHUT_RDWR) s->shut_read = true;
+  if (how == SHUT_WR || how == SHUT_RDWR) s->shut_write = true;
+  stack_.sockets().notify();
+  // Linux applies the shutdown to an unconnected UDP socket (waking its readers) and still
+  // reports ENOTCONN.
+  if (UdpSocket* u = as_udp(*s); u != nullptr && !u->remote) return fail(ENOTCONN);
+  return 0;
+}
+
+int SocketApi::close(int fd) {
+  Lock lock = enter();
+  auto s = stack_.sockets().remove(fd);
+  if (!s) return fail(EBADF);
+  s->closed = true;
+  if (UdpSocket* u = as_udp(*s)) {
+    if (u->bound()) stack_.udp().unbind(*u);
+    u->queue.clear();
+    u->queued_bytes = 0;
+  }
+  stack_.sockets().notify();
+  log::socket().debug("close {}", fd);
+  return 0;
+}
+
+int SocketApi::getsockname(int fd, sockaddr* addr, socklen_t* addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (UdpSocket* u = as_udp(*s)) {
+    if (int e = write_endpoint(u->local, addr, addrlen)) return fail(e);
+    return 0;
+  }
+  return fail(EOPNOTSUPP);
+}
+
+int SocketApi::getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (UdpSocket* u = as_udp(*s)) {
+    if (!u->remote) return fail(ENOTCONN);
+    if (int e = write_endpoint(*u->remote, addr, addrlen)) return fail(e);
+    return 0;
+  }
+  return fail(EOPNOTSUPP);
+}
+
+int SocketApi::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+  if (value == nullptr) return fail(EFAULT);
+
+  if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
+    if (len < sizeof(timeval)) return fail(EINVAL);
+    timeval tv;
+    std::memcpy(&tv, value, sizeof tv);
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(EDOM);
+    Duration timeout = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+    // Linux: a negative time means "do not wait"; zero means "wait forever".
+    if (tv.tv_sec < 0) timeout = Duration(1);
+    (name == SO_RCVTIMEO ? s->receive_timeout : s->send_timeout) = timeout;
+    return 0;
+  }
+
+  if (len < sizeof(int)) return fail(EINVAL);
+  int v;
+  std::memcpy(&v, value, sizeof v);
+  switch (name) {
+    case SO_REUSEADDR:
+      s->reuse_address = v != 0;
+      return 0;
+    case SO_BROADCAST:
+      s->broadcast = v != 0;
+      return 0;
+    case SO_KEEPALIVE:
+      s->keepalive = v != 0;
+      return 0;
+    case SO_RCVBUF: {
+      const std::size_t request =
+          std::min<std::size_t>(static_cast<unsigned>(std::max(v, 0)), kBufferMax);
+      s->receive_buffer = std::max(request * 2, kMinReceiveBuffer);
+      return 0;
+    }
+    case SO_SNDBUF: {
+      const std::size_t request =
+          std::min<std::size_t>(static_cast<unsigned>(std::max(v, 0)), kBufferMax);
+      s->send_buffer = std::max(request * 2, kMinSendBuffer);
+      return 0;
+    }
+    default:
+      return fail(ENOPROTOOPT);
+  }
+}
+
+int SocketApi::getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+  if (value == nullptr || len == nullptr) return fail(EFAULT);
+
+  if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
+    const Duration d = name == SO_RCVTIMEO ? s->receive_timeout : s->send_timeout;
+    timeval tv{};
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    tv.tv_sec = static_cast<time_t>(us / 1000000);
+    tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
+    std::memcpy(value, &tv, std::min<std::size_t>(*len, sizeof tv));
+    *len = static_cast<socklen_t>(std::min<std::size_t>(*len, sizeof tv));
+    return 0;
+  }
+
+  int v = 0;
+  switch (name) {
+    case SO_REUSEADDR:
+      v = s->reuse_address;
+      break;
+    case SO_BROADCAST:
+      v = s->broadcast;
+      break;
+    case SO_KEEPALIVE:
+      v = s->keepalive;
+      break;
+    case SO_RCVBUF:
+      v = static_cast<int>(s->receive_buffer);
+      break;
+    case SO_SNDBUF:
+      v = static_cast<int>(s->send_buffer);
+      break;
+    case SO_ERROR:
+      v = std::exchange(s->pending_error, 0);
+      break;
+    case SO_TYPE:
+      v = s->kind() == SocketKind::udp ? SOCK_DGRAM : SOCK_STREAM;
+      break;
+    default:
+      return fail(ENOPROTOOPT);
+  }
+  std::memcpy(value, &v, std::min<std::size_t>(*len, sizeof v));
+  *len = static_cast<socklen_t>(std::min<std::size_t>(*len, sizeof v));
+  return 0;
+}
+
+int SocketApi::fcntl(int fd, int cmd, int arg) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  switch (cmd) {
+    case F_GETFL:
+      return O_RDWR | (s->nonblocking ? O_NONBLOCK : 0);
+    case F_SETFL:
+      s->nonblocking = (arg & O_NONBLOCK) != 0;
+      return 0;
+    case F_GETFD:
+    case F_SETFD:
+      return 0;  // ustack descriptors are not inherited by exec anyway
+    default:
+      return fail(EINVAL);
+  }
+}
+
+int SocketApi::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+  if (nfds > 0 && fds == nullptr) return fail(EFAULT);
+  if (nfds > 65536) return fail(EINVAL);
+  Lock lock = enter();
+  auto scan = [&] {
+    int ready = 0;
+    for (nfds_t i = 0; i < nfds; ++i) {
+      fds[i].revents = 0;
+      if (fds[i].fd < 0) continue;
+      auto s = stack_.sockets().get(fds[i].fd);
+      if (!s) {
+        fds[i].revents = POLLNVAL;
+      } else {
+        // POLLERR, POLLHUP and POLLNVAL are reported whether asked for or not (POSIX).
+        fds[i].revents = static_cast<short>(s->poll_events() & (fds[i].events | POLLERR | POLLHUP));
+      }
+      if (fds[i].revents != 0) ++ready;
+    }
+    return ready;
+  };
+  int ready = scan();
+  if (ready > 0 || timeout_ms == 0) return ready;
+  const Instant deadline =
+      timeout_ms < 0 ? kNever : runtime_.clock().now() + std::chrono::milliseconds(timeout_ms);
+  wait(lock, deadline, [&] { return (ready = scan()) > 0; });
+  leave(lock);
+  return ready;
+}
+
+namespace {
+SocketApi* g_default_api = nullptr;
+}
+
+void set_default_socket_api(SocketApi* api) {
+  g_default_api = api;
+}
+SocketApi* default_socket_api() {
+  return g_default_api;
+}
+
+}  // namespace ustack
