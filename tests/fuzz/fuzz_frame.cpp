@@ -38,6 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.address = {ustack::Ipv4Address(10, 0, 0, 2), 24};
   config.gateway = ustack::Ipv4Address(10, 0, 0, 1);
   ustack::Interface& iface = stack.add_interface(device, config);
+  // A bound socket, so UDP datagrams to port 7 reach a receive queue rather than only the
+  // port-unreachable path; its queue bound is exercised by inputs with many datagrams.
+  ustack::udp::UdpSocket echo_socket;
+  echo_socket.receive_buffer = 64 * 1024;
+  stack.udp().bind(echo_socket, ustack::Endpoint{ustack::Ipv4Address::any(), 7});
 
   std::span<const std::uint8_t> input(data, size);
   for (int frames = 0; !input.empty() && frames < 256; ++frames) {
@@ -58,8 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     clock.set(std::max(clock.now(), stack.next_deadline()));
     stack.poll(clock.now());
   }
-  if (stack.ipv4().reassembler().memory() > ustack::ip::ReassemblyConfig{}.memory_limit) {
+  if (stack.ipv4().reassembler().memory() > ustack::ip::ReassemblyConfig{}.memory_limit ||
+      echo_socket.queued_bytes > echo_socket.receive_buffer) {
     __builtin_trap();
   }
+  stack.udp().unbind(echo_socket);
   return 0;
 }
