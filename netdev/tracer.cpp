@@ -10,6 +10,7 @@
 #include "stack/wire/ethernet.h"
 #include "stack/wire/icmp.h"
 #include "stack/wire/ipv4.h"
+#include "stack/wire/udp.h"
 
 namespace ustack {
 namespace {
@@ -25,7 +26,7 @@ void describe_ipv4(Out out, std::span<const std::uint8_t> bytes) {
   if (!ip) return describe_bad(out, ip.error(), bytes.size());
   fmt::format_to(out, "{}", *ip);
   // Only an unfragmented datagram holds a whole transport message to decode; fragments are
-  // described by the IP header alone. UDP and TCP show as "proto 17/6 len N" until wire has them.
+  // described by the IP header alone. TCP shows as "proto 6" until wire has it.
   if (ip->is_fragment()) return;
   auto payload = bytes.subspan(ip->header_length, ip->payload_length());
   switch (static_cast<wire::IpProtocol>(ip->protocol)) {
@@ -34,6 +35,13 @@ void describe_ipv4(Out out, std::span<const std::uint8_t> bytes) {
       fmt::format_to(out, " ");
       if (!icmp) return describe_bad(out, icmp.error(), payload.size());
       fmt::format_to(out, "{}", *icmp);
+      return;
+    }
+    case wire::IpProtocol::udp: {
+      auto udp = wire::UdpHeader::parse(payload, ip->src, ip->dst);
+      fmt::format_to(out, " ");
+      if (!udp) return describe_bad(out, udp.error(), payload.size());
+      fmt::format_to(out, "{}", *udp);
       return;
     }
     default:
