@@ -4,7 +4,6 @@
 #include <cassert>
 #include <utility>
 
-
 namespace ustack {
 
 Packet Packet::allocate(std::size_t size, std::size_t headroom) {
