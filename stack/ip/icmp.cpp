@@ -20,8 +20,20 @@ constexpr std::size_t kMaxErrorDatagram = 576;
 
 }  // namespace
 
-Icmp::Icmp(Stack& stack, const IcmpConfig& config)
-    : stack_(stack), config_(config), tokens_(config.error_burst) {}
+Icmp::Icmp(Stack& stack, const IcmpConfig& config) : stack_(stack), config_(config) {
+  // An error costs 1/errors_per_second seconds of credit; a rate of 0 or less sends none. The
+  // clamps keep every sum of credit and elapsed time far inside int64_t.
+  constexpr double kMaxNs = 1e18;
+  if (config.errors_per_second > 0) {
+    const double cost = std::clamp(1e9 / config.errors_per_second, 1.0, kMaxNs);
+    error_cost_ns_ = static_cast<std::int64_t>(cost);
+    credit_cap_ns_ = static_cast<std::int64_t>(std::clamp(cost * config.error_burst, 0.0, kMaxNs));
+  } else {
+    error_cost_ns_ = 1;
+    credit_cap_ns_ = 0;
+  }
+  credit_ns_ = credit_cap_ns_;
+}
 
 void Icmp::input(Interface& iface, const Ipv4Header& ip, Packet message) {
   Stats& stats = stack_.stats();
@@ -79,7 +91,15 @@ void Icmp::answer_echo(Interface& iface, const Ipv4Header& ip, const IcmpHeader&
   const std::uint16_t old_word = wire::load_be16(h);
   h[0] = static_cast<std::uint8_t>(IcmpType::echo_reply);
   const std::uint16_t new_word = wire::load_be16(h);
-  wire::store_be16(h + 2, wire::checksum_adjust(request.checksum, old_word, new_word));
+  std::uint16_t checksum = wire::checksum_adjust(request.checksum, old_word, new_word);
+  if (checksum == 0) {
+    // RFC 1624 eqn. 3 gives 0x0000 both where 0x0000 is right and where only 0xffff verifies
+    // (a reply whose other bytes are all zero: ping with id 0, seq 0 and zero data). Only then,
+    // one time in 65536, the sum is computed afresh.
+    wire::store_be16(h + 2, 0);
+    checksum = wire::checksum(message.bytes());
+  }
+  wire::store_be16(h + 2, checksum);
   log::icmp().trace("tx echo reply id {} seq {} to {}", request.echo_id(), request.echo_sequence(),
                     ip.src);
 
@@ -201,13 +221,13 @@ std::optional<EchoReply> Icmp::take_echo_reply() {
 
 bool Icmp::take_error_token() {
   const Instant now = stack_.now();
-  const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
-  tokens_at_ = now;
-  if (elapsed > 0) {
-    tokens_ = std::min(config_.error_burst, tokens_ + elapsed * config_.errors_per_second);
+  if (now > credit_at_) {
+    const std::int64_t elapsed = (now - credit_at_).count();
+    credit_ns_ = elapsed >= credit_cap_ns_ - credit_ns_ ? credit_cap_ns_ : credit_ns_ + elapsed;
+    credit_at_ = now;
   }
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
+  if (credit_ns_ < error_cost_ns_) return false;
+  credit_ns_ -= error_cost_ns_;
   return true;
 }
 

@@ -71,8 +71,13 @@ class Icmp {
 
   Stack& stack_;
   IcmpConfig config_;
-  double tokens_;
-  Instant tokens_at_{};
+  // The error token bucket kept as time: an error costs error_cost_ns_ of credit, and credit grows
+  // by one nanosecond per nanosecond up to error_burst errors' worth. Integers, so the rate is
+  // exact however finely time is sliced (summing fractional tokens in doubles lost tokens).
+  std::int64_t error_cost_ns_;
+  std::int64_t credit_cap_ns_;
+  std::int64_t credit_ns_;
+  Instant credit_at_{};
   std::deque<EchoReply> echo_replies_;
 };
 

@@ -39,7 +39,7 @@ void Arp::input(Interface& iface, Packet packet) {
   bool merged = false;
   if (learnable) {
     if (auto it = cache_.find(key); it != cache_.end()) {
-      learn(iface, key, it->second, arp.sender_mac);
+      learn(iface, it->second, arp.sender_mac);
       merged = true;
     }
   }
@@ -53,7 +53,7 @@ void Arp::input(Interface& iface, Packet packet) {
   // cache-poisoning vector.
   if (!merged && learnable && arp.op == ArpOp::request && make_room()) {
     Entry& entry = cache_[key];
-    learn(iface, key, entry, arp.sender_mac);
+    learn(iface, entry, arp.sender_mac);
   }
 
   if (arp.op == ArpOp::request) send_reply(iface, arp);
@@ -92,7 +92,7 @@ void Arp::resolve_and_send(Interface& iface, Packet datagram, Ipv4Address next_h
   if (entry.requests_sent == 0) {
     send_request(iface, next_hop, MacAddress::broadcast(), entry);
     entry.retry_at = now + config_.retry_interval;
-    arm(key, entry, entry.retry_at);
+    arm(entry.retry_at);
   }
 }
 
@@ -110,40 +110,36 @@ void Arp::announce(Interface& iface) {
                              wire::EtherType::arp);
 }
 
-void Arp::on_timer(std::uint64_t key, Instant when) {
-  auto it = cache_.find(key);
-  // Entries that were removed, or whose deadline moved, left stale timers behind; the one that
-  // matches queued_deadline is the live one.
-  if (it == cache_.end() || it->second.queued_deadline != when) return;
-  Entry& entry = it->second;
-  entry.queued_deadline = kNever;
+void Arp::on_timer(std::uint64_t /*key*/, Instant when) {
+  if (when != queued_deadline_) return;  // superseded by an earlier one, which re-armed
+  queued_deadline_ = kNever;
   const Instant now = stack_.now();
-  Interface& iface = stack_.interface(static_cast<std::size_t>(key >> 32));
-  const Ipv4Address ip = Ipv4Address::from_u32(static_cast<std::uint32_t>(key));
-
-  if (entry.state == Entry::State::reachable) {
-    if (now >= entry.expires_at) {
+  Instant next = kNever;
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    Entry& entry = it->second;
+    Interface& iface = stack_.interface(static_cast<std::size_t>(it->first >> 32));
+    const Ipv4Address ip = Ipv4Address::from_u32(static_cast<std::uint32_t>(it->first));
+    if (now < entry.deadline()) {
+      next = std::min(next, entry.deadline());
+      ++it;
+    } else if (entry.state == Entry::State::reachable) {
       log::arp().debug("{} expired", ip);
       stack_.stats().add(Counter::arp_expired);
-      cache_.erase(it);
+      it = cache_.erase(it);
+    } else if (entry.requests_sent >= config_.max_requests) {
+      log::arp().debug("{} unresolved after {} requests", ip, entry.requests_sent);
+      for (std::size_t i = 0; i < entry.pending.size(); ++i) {
+        stack_.stats().drop(Counter::arp_unresolved, "for {}", ip);
+      }
+      it = cache_.erase(it);
     } else {
-      arm(key, entry, entry.expires_at);
+      send_request(iface, ip, MacAddress::broadcast(), entry);
+      entry.retry_at = now + config_.retry_interval;
+      next = std::min(next, entry.retry_at);
+      ++it;
     }
-    return;
   }
-
-  if (now < entry.retry_at) return arm(key, entry, entry.retry_at);
-  if (entry.requests_sent >= config_.max_requests) {
-    log::arp().debug("{} unresolved after {} requests", ip, entry.requests_sent);
-    for (std::size_t i = 0; i < entry.pending.size(); ++i) {
-      stack_.stats().drop(Counter::arp_unresolved, "for {}", ip);
-    }
-    cache_.erase(it);
-    return;
-  }
-  send_request(iface, ip, MacAddress::broadcast(), entry);
-  entry.retry_at = now + config_.retry_interval;
-  arm(key, entry, entry.retry_at);
+  arm(next);
 }
 
 std::optional<MacAddress> Arp::lookup(const Interface& iface, Ipv4Address ip) const {
@@ -181,14 +177,14 @@ void Arp::send_reply(Interface& iface, const ArpPacket& request) {
   stack_.ethernet().transmit(iface, std::move(packet), request.sender_mac, wire::EtherType::arp);
 }
 
-void Arp::learn(Interface& iface, std::uint64_t key, Entry& entry, MacAddress mac) {
+void Arp::learn(Interface& iface, Entry& entry, MacAddress mac) {
   const Instant now = stack_.now();
   entry.state = Entry::State::reachable;
   entry.mac = mac;
   entry.expires_at = now + config_.reachable_time;
   entry.requests_sent = 0;
   entry.retry_at = kNever;
-  arm(key, entry, entry.expires_at);
+  arm(entry.expires_at);
   // Datagrams that waited for this address leave now, in the order they were sent.
   std::deque<Packet> pending = std::move(entry.pending);
   entry.pending.clear();
@@ -197,10 +193,10 @@ void Arp::learn(Interface& iface, std::uint64_t key, Entry& entry, MacAddress ma
   }
 }
 
-void Arp::arm(std::uint64_t key, Entry& entry, Instant when) {
-  if (when >= entry.queued_deadline) return;  // an earlier timer will fire and re-arm
-  entry.queued_deadline = when;
-  stack_.timers().schedule(when, TimerKind::arp, key);
+void Arp::arm(Instant when) {
+  if (when >= queued_deadline_) return;  // an earlier timer will fire and re-arm
+  queued_deadline_ = when;
+  stack_.timers().schedule(when, TimerKind::arp, 0);
 }
 
 bool Arp::make_room() {

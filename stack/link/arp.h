@@ -50,7 +50,8 @@ class Arp {
   // a stale entry for it update.
   void announce(Interface& iface);
 
-  // Called by Stack::poll when an ARP timer comes due.
+  // Called by Stack::poll when the ARP timer comes due: retries, gives up on or expires every
+  // entry whose deadline has passed.
   void on_timer(std::uint64_t key, Instant when);
 
   // The cached MAC of a resolved address.
@@ -67,7 +68,8 @@ class Arp {
     Instant last_request{};       // meaningful while requests_sent > 0
     unsigned requests_sent = 0;   // since the entry was last confirmed
     std::deque<Packet> pending;
-    Instant queued_deadline = kNever;  // the deadline currently in the TimerQueue
+
+    Instant deadline() const { return state == State::reachable ? expires_at : retry_at; }
   };
 
   static std::uint64_t key_of(const Interface& iface, Ipv4Address ip) {
@@ -75,13 +77,17 @@ class Arp {
   }
   void send_request(Interface& iface, Ipv4Address target, MacAddress dst, Entry& entry);
   void send_reply(Interface& iface, const wire::ArpPacket& request);
-  void learn(Interface& iface, std::uint64_t key, Entry& entry, MacAddress mac);
-  void arm(std::uint64_t key, Entry& entry, Instant when);
+  void learn(Interface& iface, Entry& entry, MacAddress mac);
+  void arm(Instant when);
   bool make_room();
 
   Stack& stack_;
   ArpConfig config_;
   std::unordered_map<std::uint64_t, Entry> cache_;
+  // One timer for the whole cache, at its earliest deadline. A timer per entry would leave a
+  // stale deadline in the TimerQueue for every evicted entry: a flood of ARP from ever new
+  // senders would grow the queue without bound while the cache stays at cache_size.
+  Instant queued_deadline_ = kNever;
 };
 
 }  // namespace ustack::link
