@@ -101,7 +101,9 @@ void Runtime::run_once(Instant until) {
   int timeout_ms;
   {
     std::lock_guard lock(core_lock_);
-    stack_.poll(clock_.now());
+    // No poll before the wait: work already waiting ends the wait at once (frames keep the
+    // device fds readable, a due timer makes the timeout 0), whereas polling first could take
+    // the very datagram the caller waits for and then sleep until `until` regardless.
     timeout_ms = wait_timeout_ms(std::min(until, stack_.next_deadline()));
   }
   wait_for_events(timeout_ms);

@@ -48,6 +48,13 @@ int write_endpoint(const Endpoint& e, sockaddr* addr, socklen_t* len) {
   return 0;
 }
 
+// The limited broadcast or one of our subnets' directed broadcasts (Linux: RTCF_BROADCAST).
+bool is_broadcast_destination(Stack& stack, Ipv4Address a) {
+  bool broadcast = a.is_broadcast();
+  for (auto& iface : stack.interfaces()) broadcast = broadcast || iface->is_subnet_broadcast(a);
+  return broadcast;
+}
+
 UdpSocket* as_udp(Socket& s) {
   return s.kind() == SocketKind::udp ? static_cast<UdpSocket*>(&s) : nullptr;
 }
@@ -76,6 +83,7 @@ void SocketApi::leave(Lock& lock) {
 
 Instant SocketApi::deadline_after(Duration timeout) const {
   if (timeout == Duration::zero()) return kNever;
+  if (timeout < Duration::zero()) return Instant::min();  // a negative SO_RCVTIMEO
   return runtime_.clock().now() + timeout;
 }
 
@@ -88,7 +96,9 @@ bool SocketApi::wait(Lock& lock, Instant deadline, Ready ready) {
     if (now >= deadline) return false;
     if (runtime_.inline_mode()) {
       // No I/O thread: this thread runs the stack until something happens or time is up.
-      runtime_.core_changed();
+      // Flush only: core_changed() would also wake the Runtime, and as this thread is the one
+      // about to wait, it would wake itself at once, again and again (a busy loop).
+      stack_.flush_devices();
       lock.unlock();
       runtime_.run_once(deadline);
       lock.lock();
@@ -125,12 +135,10 @@ int SocketApi::socket(int domain, int type, int protocol) {
     case SOCK_STREAM:
       // TCP arrives with its own layer.
       return fail(EPROTONOSUPPORT);
-    case SOCK_RAW:
-    case SOCK_SEQPACKET:
-    case SOCK_RDM:
-      return fail(ESOCKTNOSUPPORT);
     default:
-      return fail(EINVAL);
+      // Linux: a type below SOCK_MAX that AF_INET does not offer (raw, seqpacket, rdm, dccp …)
+      // is ESOCKTNOSUPPORT; an unknown type or flag bit is EINVAL.
+      return fail(type >= 0 && type <= SOCK_PACKET ? ESOCKTNOSUPPORT : EINVAL);
   }
   s->nonblocking = nonblocking;
   Lock lock = enter();
@@ -149,6 +157,8 @@ int SocketApi::bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   if (UdpSocket* u = as_udp(*s)) {
     if (u->bound()) return fail(EINVAL);
     if (int e = stack_.udp().bind(*u, local)) return fail(e);
+    u->address_locked = !local.address.is_unspecified();
+    u->port_locked = local.port != 0;
     log::socket().debug("bind {} {}", fd, u->local);
     return 0;
   }
@@ -162,17 +172,28 @@ int SocketApi::connect(int fd, const sockaddr* addr, socklen_t addrlen) {
   UdpSocket* u = as_udp(*s);
   if (u == nullptr) return fail(EOPNOTSUPP);
   if (addr != nullptr && addrlen >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
-    // connect(AF_UNSPEC) dissolves a UDP association (POSIX, Linux udp_disconnect).
+    // connect(AF_UNSPEC) dissolves a UDP association (POSIX). As Linux's __udp_disconnect, it
+    // also gives back what connect chose: the local address unless bind() set it, and the port
+    // unless bind() named it.
     u->remote.reset();
+    if (!u->address_locked) u->local.address = Ipv4Address{};
+    if (!u->port_locked && u->bound()) {
+      stack_.udp().unbind(*u);
+      u->local.port = 0;
+    }
     return 0;
   }
   Endpoint peer;
   if (int e = read_endpoint(addr, addrlen, peer)) return fail(e);
-  if (peer.address.is_broadcast() && !u->broadcast) return fail(EACCES);
-  if (!stack_.ipv4().route(peer.address)) return fail(ENETUNREACH);
+  if (is_broadcast_destination(stack_, peer.address) && !u->broadcast) return fail(EACCES);
+  auto route = stack_.ipv4().route(peer.address);
+  if (!route) return fail(ENETUNREACH);
   if (!u->bound()) {
-    if (int e = stack_.udp().bind(*u, Endpoint{})) return fail(e);
+    if (int e = stack_.udp().bind(*u, Endpoint{u->local.address, 0})) return fail(e);
   }
+  // Linux (ip4_datagram_connect) fixes the local address to the route's source, so
+  // getsockname shows the address the datagrams leave from.
+  if (u->local.address.is_unspecified()) u->local.address = route->iface->address();
   u->remote = peer;
   u->pending_error = 0;
   log::socket().debug("connect {} {} -> {}", fd, u->local, peer);
@@ -213,12 +234,9 @@ ssize_t SocketApi::udp_sendto(Lock&, UdpSocket& u, const void* buf, size_t len, 
   }
   if (len > 65507) return fail(EMSGSIZE);
   // SO_BROADCAST guards against broadcasting by mistake (Linux ip_route_output: EACCES).
-  bool broadcast = to.address.is_broadcast();
-  for (auto& iface : stack_.interfaces())
-    broadcast = broadcast || iface->is_subnet_broadcast(to.address);
-  if (broadcast && !u.broadcast) return fail(EACCES);
+  if (is_broadcast_destination(stack_, to.address) && !u.broadcast) return fail(EACCES);
   if (!u.bound()) {
-    if (int e = stack_.udp().bind(u, Endpoint{})) return fail(e);
+    if (int e = stack_.udp().bind(u, Endpoint{u.local.address, 0})) return fail(e);
   }
   if (int e = stack_.udp().send(u, {static_cast<const std::uint8_t*>(buf), len}, to)) {
     return fail(e);
@@ -339,8 +357,9 @@ int SocketApi::setsockopt(int fd, int level, int name, const void* value, sockle
     std::memcpy(&tv, value, sizeof tv);
     if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(EDOM);
     Duration timeout = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
-    // Linux: a negative time means "do not wait"; zero means "wait forever".
-    if (tv.tv_sec < 0) timeout = Duration(1);
+    // Linux: a negative time means "do not wait" (kept as a negative Duration); zero means
+    // "wait forever".
+    if (tv.tv_sec < 0) timeout = Duration(-1);
     (name == SO_RCVTIMEO ? s->receive_timeout : s->send_timeout) = timeout;
     return 0;
   }
@@ -359,14 +378,14 @@ int SocketApi::setsockopt(int fd, int level, int name, const void* value, sockle
       s->keepalive = v != 0;
       return 0;
     case SO_RCVBUF: {
-      const std::size_t request =
-          std::min<std::size_t>(static_cast<unsigned>(std::max(v, 0)), kBufferMax);
+      // Read as unsigned, as Linux does: a negative request is a huge one.
+      const std::size_t request = std::min<std::size_t>(static_cast<unsigned>(v), kBufferMax);
       s->receive_buffer = std::max(request * 2, kMinReceiveBuffer);
       return 0;
     }
     case SO_SNDBUF: {
-      const std::size_t request =
-          std::min<std::size_t>(static_cast<unsigned>(std::max(v, 0)), kBufferMax);
+      // Read as unsigned, as Linux does: a negative request is a huge one.
+      const std::size_t request = std::min<std::size_t>(static_cast<unsigned>(v), kBufferMax);
       s->send_buffer = std::max(request * 2, kMinSendBuffer);
       return 0;
     }
@@ -383,7 +402,8 @@ int SocketApi::getsockopt(int fd, int level, int name, void* value, socklen_t* l
   if (value == nullptr || len == nullptr) return fail(EFAULT);
 
   if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
-    const Duration d = name == SO_RCVTIMEO ? s->receive_timeout : s->send_timeout;
+    const Duration d =
+        std::max(name == SO_RCVTIMEO ? s->receive_timeout : s->send_timeout, Duration::zero());
     timeval tv{};
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
     tv.tv_sec = static_cast<time_t>(us / 1000000);

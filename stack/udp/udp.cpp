@@ -11,9 +11,10 @@ namespace ustack::udp {
 using wire::UdpHeader;
 
 short UdpSocket::poll_events() const {
-  short events = 0;
-  if (!queue.empty() || shut_read || pending_error != 0) events |= POLLIN;
-  if (!shut_write) events |= POLLOUT;
+  // As Linux's datagram_poll: a pending error is POLLERR alone, and a UDP socket is always
+  // writable (a send never blocks; after SHUT_WR it fails at once with EPIPE).
+  short events = POLLOUT;
+  if (!queue.empty() || shut_read) events |= POLLIN;
   if (pending_error != 0) events |= POLLERR;
   if (shut_read && shut_write) events |= POLLHUP;
   return events;
@@ -92,7 +93,11 @@ UdpSocket* Udp::lookup(Ipv4Address dst, std::uint16_t dst_port, Endpoint from) {
 void Udp::deliver(UdpSocket& socket, Endpoint from, Packet payload) {
   Stats& stats = stack_.stats();
   const std::size_t cost = payload.capacity();
-  if (socket.shut_read || socket.queued_bytes + cost > socket.receive_buffer) {
+  // An empty queue takes any one datagram, however large: otherwise a socket whose SO_RCVBUF is
+  // smaller than a datagram could never receive it (Linux admits one while the bytes already
+  // queued are within the buffer). So the queue holds at most max(SO_RCVBUF, one datagram).
+  const bool fits = socket.queue.empty() || socket.queued_bytes + cost <= socket.receive_buffer;
+  if (socket.shut_read || !fits) {
     return stats.drop(Counter::udp_queue_full, "port {}, {} bytes queued", socket.local.port,
                       socket.queued_bytes);
   }
@@ -184,8 +189,10 @@ void Udp::icmp_error(const wire::Ipv4Header& ip, std::span<const std::uint8_t> q
   if (type == static_cast<std::uint8_t>(wire::IcmpType::destination_unreachable)) {
     switch (static_cast<wire::UnreachableCode>(code)) {
       case wire::UnreachableCode::port:
-      case wire::UnreachableCode::protocol:
         error = ECONNREFUSED;
+        break;
+      case wire::UnreachableCode::protocol:
+        error = ENOPROTOOPT;  // as Linux's icmp_err_convert
         break;
       case wire::UnreachableCode::net:
         error = ENETUNREACH;

@@ -51,6 +51,10 @@ class UdpSocket final : public Socket {
   std::optional<Endpoint> remote;  // set by connect()
   std::deque<Datagram> queue;
   std::size_t queued_bytes = 0;  // buffer bytes held, counted against receive_buffer
+  // Set by an explicit bind() (Linux's SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK): what
+  // connect(AF_UNSPEC) keeps. Whatever connect or an implicit bind chose is given back.
+  bool address_locked = false;
+  bool port_locked = false;
   bool bound() const { return local.port != 0; }
 };
 

@@ -32,8 +32,8 @@ constexpr Ipv4Address kSrc{10, 1, 0, 2};
 constexpr Ipv4Address kDst{10, 1, 0, 1};
 
 // 10.1.0.2:40000 -> 10.1.0.1:7 "hello\n".
-const Bytes kHello = {0x9c, 0x40, 0x00, 0x07, 0x00, 0x0e, 0x0b, 0xaa,
-                      0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x0a};
+const Bytes kHello = {0x9c, 0x40, 0x00, 0x07, 0x00, 0x0e, 0x0b,
+                      0xaa, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x0a};
 // 10.1.0.2:53 -> 10.1.0.1:33333 "abc": an odd length, so the checksum pads a zero byte.
 const Bytes kOdd = {0x00, 0x35, 0x82, 0x35, 0x00, 0x0b, 0xa5, 0x06, 0x61, 0x62, 0x63};
 // 10.1.0.2:40001 -> 10.1.0.1:9, no data.
@@ -164,10 +164,10 @@ TEST(UdpHeader, ShorterThanAHeader) {
 }
 
 TEST(UdpHeader, LengthFieldBelowEight) {
-  for (std::uint16_t length : {0, 1, 7}) {
+  for (int length : {0, 1, 7}) {
     SCOPED_TRACE(length);
     Bytes bad = kHello;
-    store_be16(&bad[4], length);
+    store_be16(&bad[4], static_cast<std::uint16_t>(length));
     EXPECT_EQ(parse_error(bad), Counter::udp_bad_length);
   }
 }
