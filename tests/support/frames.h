@@ -249,11 +249,30 @@ inline CounterMap counters(const Stats& stats) {
 
 // Counters that count traffic rather than a reason to drop it.
 inline bool is_traffic_counter(std::string_view name) {
-  static constexpr std::string_view kTraffic[] = {
-      "dev.rx_frames",  "dev.tx_frames",     "eth.rx",          "eth.tx",         "arp.rx",
-      "arp.tx_request", "arp.tx_reply",      "arp.expired",     "ip.rx",          "ip.tx",
-      "ip.delivered",   "ip.frag_rx",        "ip.frag_tx",      "ip.reassembled", "icmp.rx",
-      "icmp.tx",        "icmp.echo_request", "icmp.echo_reply", "icmp.error_rx",  "icmp.error_tx"};
+  static constexpr std::string_view kTraffic[] = {"dev.rx_frames",
+                                                  "dev.tx_frames",
+                                                  "eth.rx",
+                                                  "eth.tx",
+                                                  "arp.rx",
+                                                  "arp.tx_request",
+                                                  "arp.tx_reply",
+                                                  "arp.expired",
+                                                  "ip.rx",
+                                                  "ip.tx",
+                                                  "ip.delivered",
+                                                  "ip.frag_rx",
+                                                  "ip.frag_tx",
+                                                  "ip.reassembled",
+                                                  "icmp.rx",
+                                                  "icmp.tx",
+                                                  "icmp.echo_request",
+                                                  "icmp.echo_reply",
+                                                  "icmp.error_rx",
+                                                  "icmp.error_tx",
+                                                  "udp.rx",
+                                                  "udp.tx",
+                                                  "udp.delivered",
+                                                  "udp.icmp_error"};
   return std::find(std::begin(kTraffic), std::end(kTraffic), name) != std::end(kTraffic);
 }
 
