@@ -91,7 +91,11 @@ namespace ustack {
   X(udp_bad_checksum, "udp.bad_checksum", udp)                             \
   X(udp_no_port, "udp.no_port", udp)                                       \
   X(udp_queue_full, "udp.queue_full", udp)                                 \
-  X(udp_icmp_error, "udp.icmp_error", udp)
+  X(udp_icmp_error, "udp.icmp_error", udp)                                 \
+  X(tcp_short, "tcp.short", tcp)                                           \
+  X(tcp_bad_offset, "tcp.bad_offset", tcp)                                 \
+  X(tcp_bad_checksum, "tcp.bad_checksum", tcp)                             \
+  X(tcp_bad_options, "tcp.bad_options", tcp)
 
 enum class Counter : std::uint16_t {
 #define USTACK_COUNTER_ENUM(id, name, layer) id,
