@@ -12,36 +12,13 @@
 #include <deque>
 #include <vector>
 
+#include "support/fake_device.h"
+
 namespace ustack {
 namespace {
 
-// A device that records what is transmitted and hands out what a test queued for receive().
-class FakeDevice final : public NetDevice {
- public:
-  std::size_t receive(std::vector<Packet>& out, std::size_t max) override {
-    std::size_t n = 0;
-    while (n < max && !incoming.empty()) {
-      out.push_back(std::move(incoming.front()));
-      incoming.pop_front();
-      ++n;
-    }
-    return n;
-  }
-  bool transmit(Packet frame) override {
-    if (refuse) return false;
-    sent.push_back(std::move(frame));
-    return true;
-  }
-  void flush() override { ++flushes; }
-  std::size_t mtu() const override { return 1500; }
-  std::string_view name() const override { return "fake"; }
-  Instant next_deadline() const override { return deadline; }
-
-  std::deque<Packet> incoming;
-  std::vector<Packet> sent;
-  bool refuse = false;
-  int flushes = 0;
-  Instant deadline = kNever;
+struct FakeDevice : test::FakeDevice {
+  FakeDevice() { name_value = "fake"; }
 };
 
 // A frame whose first four bytes hold `n` and whose other bytes depend on it.

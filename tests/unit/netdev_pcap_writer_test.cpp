@@ -15,35 +15,18 @@
 #include <string>
 #include <vector>
 
+#include "support/fake_device.h"
+
 namespace ustack {
 namespace {
 
-class FakeDevice final : public NetDevice {
- public:
-  std::size_t receive(std::vector<Packet>& out, std::size_t max) override {
-    std::size_t n = 0;
-    while (n < max && !incoming.empty()) {
-      out.push_back(std::move(incoming.front()));
-      incoming.pop_front();
-      ++n;
-    }
-    return n;
+// The fake reports distinctive values so the tests can see the writer delegating them.
+struct FakeDevice : test::FakeDevice {
+  FakeDevice() {
+    fd_value = 42;
+    mtu_value = 1400;
+    deadline = Instant{} + 9s;
   }
-  bool transmit(Packet frame) override {
-    if (refuse) return false;
-    sent.push_back(std::move(frame));
-    return true;
-  }
-  void flush() override { ++flushes; }
-  int fd() const override { return 42; }
-  std::size_t mtu() const override { return 1400; }
-  std::string_view name() const override { return "fake0"; }
-  Instant next_deadline() const override { return Instant{} + 9s; }
-
-  std::deque<Packet> incoming;
-  std::vector<Packet> sent;
-  bool refuse = false;
-  int flushes = 0;
 };
 
 Packet frame_of(std::size_t size, std::uint8_t seed) {

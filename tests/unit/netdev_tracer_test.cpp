@@ -19,6 +19,8 @@
 #include "stack/wire/ipv4.h"
 #include "stack/wire/udp.h"
 
+#include "support/fake_device.h"
+
 namespace ustack {
 namespace {
 
@@ -152,29 +154,7 @@ TEST(DescribeFrame, BadIcmpChecksum) {
             "id 5 ttl 64 bad icmp.bad_checksum len 64");
 }
 
-class FakeDevice final : public NetDevice {
- public:
-  std::size_t receive(std::vector<Packet>& out, std::size_t max) override {
-    std::size_t n = 0;
-    while (n < max && !incoming.empty()) {
-      out.push_back(std::move(incoming.front()));
-      incoming.pop_front();
-      ++n;
-    }
-    return n;
-  }
-  bool transmit(Packet frame) override {
-    if (refuse) return false;
-    sent.push_back(std::move(frame));
-    return true;
-  }
-  std::size_t mtu() const override { return 1500; }
-  std::string_view name() const override { return "fake0"; }
-
-  std::deque<Packet> incoming;
-  std::vector<Packet> sent;
-  bool refuse = false;
-};
+using test::FakeDevice;
 
 // Adds a sink that collects the "dev" logger's lines for the duration of a test.
 class CapturedLog {
