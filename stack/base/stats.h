@@ -20,8 +20,6 @@ namespace ustack {
   X(dev_rx_frames, "dev.rx_frames", dev)                                   \
   X(dev_tx_frames, "dev.tx_frames", dev)                                   \
   X(dev_tx_full, "dev.tx_full", dev)                                       \
-  X(dev_tx_error, "dev.tx_error", dev)                                     \
-  X(dev_rx_error, "dev.rx_error", dev)                                     \
   X(eth_rx, "eth.rx", eth)                                                 \
   X(eth_tx, "eth.tx", eth)                                                 \
   X(eth_runt, "eth.runt", eth)                                             \
@@ -37,6 +35,7 @@ namespace ustack {
   X(arp_bad_op, "arp.bad_op", arp)                                         \
   X(arp_bad_sender, "arp.bad_sender", arp)                                 \
   X(arp_not_for_us, "arp.not_for_us", arp)                                 \
+  X(arp_unsolicited, "arp.unsolicited", arp)                               \
   X(arp_address_conflict, "arp.address_conflict", arp)                     \
   X(arp_cache_full, "arp.cache_full", arp)                                 \
   X(arp_queue_overflow, "arp.queue_overflow", arp)                         \
@@ -56,6 +55,7 @@ namespace ustack {
   X(ip_not_for_us, "ip.not_for_us", ip)                                    \
   X(ip_unknown_protocol, "ip.unknown_protocol", ip)                        \
   X(ip_no_route, "ip.no_route", ip)                                        \
+  X(ip_loopback_full, "ip.loopback_full", ip)                              \
   X(ip_too_big, "ip.too_big", ip)                                          \
   X(ip_frag_rx, "ip.frag_rx", ip)                                          \
   X(ip_frag_tx, "ip.frag_tx", ip)                                          \

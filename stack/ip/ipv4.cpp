@@ -109,7 +109,7 @@ int Ipv4::output(Packet payload, const Ipv4OutputParams& params) {
     // To ourselves: never on the wire. Queued, not delivered re-entrantly, so that a transport
     // sending from inside its own input path does not recurse.
     if (loopback_.size() >= config_.loopback_queue) {
-      stats.drop(Counter::ip_no_route, "loopback queue full");
+      stats.drop(Counter::ip_loopback_full, "to {}", params.dst);
       return ENOBUFS;
     }
     header.emit(payload.push(Ipv4Header::kMinSize));

@@ -56,7 +56,11 @@ void Arp::input(Interface& iface, Packet packet) {
     learn(iface, entry, arp.sender_mac);
   }
 
-  if (arp.op == ArpOp::request) send_reply(iface, arp);
+  if (arp.op == ArpOp::request) {
+    send_reply(iface, arp);
+  } else if (!merged) {
+    stats.drop(Counter::arp_unsolicited, "{}", arp);
+  }
 }
 
 void Arp::resolve_and_send(Interface& iface, Packet datagram, Ipv4Address next_hop) {
