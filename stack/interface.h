@@ -36,6 +36,12 @@ class Interface {
   bool accepts(Ipv4Address dst) const {
     return dst == address() || dst.is_broadcast() || is_subnet_broadcast(dst);
   }
+  // An address that can name one host seen through this interface (RFC 1122 3.2.1.3): not
+  // 0.0.0.0 (ustack does no DHCP), a broadcast, multicast, loopback or class E address.
+  bool is_unicast_host(Ipv4Address a) const {
+    return !(a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback() ||
+             a.is_reserved() || is_subnet_broadcast(a));
+  }
   bool is_subnet_broadcast(Ipv4Address a) const {
     return config_.address.prefix_length < 31 && a == config_.address.subnet_broadcast();
   }

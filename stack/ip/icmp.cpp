@@ -162,10 +162,7 @@ void Icmp::send_error(Interface& iface, IcmpType type, std::uint8_t code, const 
   // ... nor about a fragment other than the first ...
   if (ip.fragment_offset != 0) return;
   // ... nor to a source that does not name one host.
-  if (ip.src.is_unspecified() || ip.src.is_broadcast() || ip.src.is_multicast() ||
-      ip.src.is_loopback() || ip.src.is_reserved() || iface.is_subnet_broadcast(ip.src)) {
-    return;
-  }
+  if (!iface.is_unicast_host(ip.src)) return;
   if (!take_error_token()) {
     return stats.drop(Counter::icmp_rate_limited, "type {} to {}", static_cast<int>(type), ip.src);
   }

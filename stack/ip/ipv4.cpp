@@ -60,13 +60,8 @@ void Ipv4::deliver(Interface& iface, const Ipv4Header& header, Packet payload) {
 }
 
 bool Ipv4::valid_source(const Interface& iface, Ipv4Address src) const {
-  // RFC 1122 3.2.1.3: a source must be one host. 0.0.0.0 is allowed only while a host learns
-  // its address (DHCP), which ustack does not do.
-  if (src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback() ||
-      src.is_reserved()) {
-    return false;
-  }
-  if (iface.is_subnet_broadcast(src)) return false;
+  // RFC 1122 3.2.1.3: a source must be one host.
+  if (!iface.is_unicast_host(src)) return false;
   // Our own address arriving from the wire is a spoof or a loop; loopback never uses the wire.
   return src != iface.address();
 }
