@@ -54,6 +54,8 @@ void Stack::run_timers() {
       case TimerKind::ip_reassembly:
         ipv4_.reassembler().on_timer(timer->key, timer->when);
         break;
+      case TimerKind::tcp:
+        break;  // TCP arrives with its layer
     }
   }
 }

@@ -1,0 +1,1 @@
+#include "stack/tcp/congestion.h"

@@ -1,0 +1,1 @@
+#include "stack/tcp/receive_buffer.h"

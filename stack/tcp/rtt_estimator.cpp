@@ -1,0 +1,1 @@
+#include "stack/tcp/rtt_estimator.h"

@@ -1,0 +1,1 @@
+#include "stack/tcp/sack_scoreboard.h"

@@ -1,0 +1,1 @@
+#include "stack/tcp/send_buffer.h"
