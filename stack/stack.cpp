@@ -10,7 +10,8 @@ Stack::Stack(Rng rng, const StackConfig& config)
       ipv4_(*this, config.ipv4),
       icmp_(*this, config.icmp),
       udp_(*this, config.udp),
-      sockets_(config.max_sockets) {
+      sockets_(config.max_sockets),
+      tcp_(*this, config.tcp) {
   receive_batch_.reserve(config_.receive_batch);
 }
 
@@ -55,7 +56,8 @@ void Stack::run_timers() {
         ipv4_.reassembler().on_timer(timer->key, timer->when);
         break;
       case TimerKind::tcp:
-        break;  // TCP arrives with its layer
+        tcp_.on_timer(timer->key);
+        break;
     }
   }
 }

@@ -22,6 +22,7 @@
 #include "stack/link/arp.h"
 #include "stack/link/ethernet.h"
 #include "stack/socket/socket_table.h"
+#include "stack/tcp/tcp.h"
 #include "stack/udp/udp.h"
 
 namespace ustack {
@@ -31,6 +32,7 @@ struct StackConfig {
   ip::Ipv4Config ipv4;
   ip::IcmpConfig icmp;
   udp::UdpConfig udp;
+  tcp::TcpConfig tcp;
   // Open descriptors of the socket API.
   std::size_t max_sockets = 65536;
   // Frames taken from one device per poll, so one busy device cannot starve timers or others.
@@ -75,6 +77,7 @@ class Stack {
   ip::Ipv4& ipv4() { return ipv4_; }
   ip::Icmp& icmp() { return icmp_; }
   udp::Udp& udp() { return udp_; }
+  tcp::Tcp& tcp() { return tcp_; }
   SocketTable& sockets() { return sockets_; }
 
  private:
@@ -93,6 +96,8 @@ class Stack {
   ip::Icmp icmp_;
   udp::Udp udp_;
   SocketTable sockets_;
+  // Last: its destructor gives back the connections' timers.
+  tcp::Tcp tcp_;
 };
 
 }  // namespace ustack

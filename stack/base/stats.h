@@ -95,7 +95,54 @@ namespace ustack {
   X(tcp_short, "tcp.short", tcp)                                           \
   X(tcp_bad_offset, "tcp.bad_offset", tcp)                                 \
   X(tcp_bad_checksum, "tcp.bad_checksum", tcp)                             \
-  X(tcp_bad_options, "tcp.bad_options", tcp)
+  X(tcp_bad_options, "tcp.bad_options", tcp) \
+  X(tcp_rx, "tcp.rx", tcp) \
+  X(tcp_tx, "tcp.tx", tcp) \
+  X(tcp_rx_bytes, "tcp.rx_bytes", tcp) \
+  X(tcp_not_unicast, "tcp.not_unicast", tcp) \
+  X(tcp_no_connection, "tcp.no_connection", tcp) \
+  X(tcp_listen_rst, "tcp.listen_rst", tcp) \
+  X(tcp_listen_ack, "tcp.listen_ack", tcp) \
+  X(tcp_listen_drop, "tcp.listen_drop", tcp) \
+  X(tcp_accept_queue_full, "tcp.accept_queue_full", tcp) \
+  X(tcp_syn_queue_full, "tcp.syn_queue_full", tcp) \
+  X(tcp_syn_cookies_sent, "tcp.syn_cookies_sent", tcp) \
+  X(tcp_syn_cookies_accepted, "tcp.syn_cookies_accepted", tcp) \
+  X(tcp_active_opens, "tcp.active_opens", tcp) \
+  X(tcp_passive_opens, "tcp.passive_opens", tcp) \
+  X(tcp_established, "tcp.established", tcp) \
+  X(tcp_bad_ack, "tcp.bad_ack", tcp) \
+  X(tcp_rst_ignored, "tcp.rst_ignored", tcp) \
+  X(tcp_rx_reset, "tcp.rx_reset", tcp) \
+  X(tcp_tx_reset, "tcp.tx_reset", tcp) \
+  X(tcp_syn_sent_drop, "tcp.syn_sent_drop", tcp) \
+  X(tcp_zero_window_drop, "tcp.zero_window_drop", tcp) \
+  X(tcp_out_of_window, "tcp.out_of_window", tcp) \
+  X(tcp_trimmed, "tcp.trimmed", tcp) \
+  X(tcp_syn_retransmitted, "tcp.syn_retransmitted", tcp) \
+  X(tcp_paws, "tcp.paws", tcp) \
+  X(tcp_rst_challenged, "tcp.rst_challenged", tcp) \
+  X(tcp_syn_challenged, "tcp.syn_challenged", tcp) \
+  X(tcp_challenge_ack, "tcp.challenge_ack", tcp) \
+  X(tcp_challenge_ack_limited, "tcp.challenge_ack_limited", tcp) \
+  X(tcp_no_ack, "tcp.no_ack", tcp) \
+  X(tcp_data_after_fin, "tcp.data_after_fin", tcp) \
+  X(tcp_ack_too_new, "tcp.ack_too_new", tcp) \
+  X(tcp_ack_too_old, "tcp.ack_too_old", tcp) \
+  X(tcp_bad_sack, "tcp.bad_sack", tcp) \
+  X(tcp_dup_acks, "tcp.dup_acks", tcp) \
+  X(tcp_fast_retransmits, "tcp.fast_retransmits", tcp) \
+  X(tcp_retransmits, "tcp.retransmits", tcp) \
+  X(tcp_rto, "tcp.rto", tcp) \
+  X(tcp_timeout, "tcp.timeout", tcp) \
+  X(tcp_window_probes, "tcp.window_probes", tcp) \
+  X(tcp_keepalive_probes, "tcp.keepalive_probes", tcp) \
+  X(tcp_delayed_acks, "tcp.delayed_acks", tcp) \
+  X(tcp_ooo_full, "tcp.ooo_full", tcp) \
+  X(tcp_out_of_order, "tcp.out_of_order", tcp) \
+  X(tcp_icmp_ignored, "tcp.icmp_ignored", tcp) \
+  X(tcp_icmp_error, "tcp.icmp_error", tcp) \
+  X(tcp_time_wait_reopen, "tcp.time_wait_reopen", tcp)
 
 enum class Counter : std::uint16_t {
 #define USTACK_COUNTER_ENUM(id, name, layer) id,

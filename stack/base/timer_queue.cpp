@@ -23,6 +23,8 @@ void TimerQueue::release(TimerId id) {
 }
 
 void TimerQueue::schedule(Instant when, TimerKind kind, std::uint64_t key) {
+  // A one-shot at kNever would never be queued, so never fire, so never give its slot back.
+  if (when == kNever) return;
   arm(allocate(kind, key, true), when);
 }
 
@@ -53,6 +55,8 @@ void TimerQueue::arm(TimerId id, Instant when) {
 
 void TimerQueue::destroy(TimerId id) {
   if (id == kNoTimer) return;
+  // Freeing a slot twice would hand it to two owners.
+  assert(slots_[id].in_use && !slots_[id].one_shot);
   remove_from_heap(id);
   release(id);
 }

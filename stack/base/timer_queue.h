@@ -42,7 +42,7 @@ inline constexpr TimerId kNoTimer = std::numeric_limits<TimerId>::max();
 
 class TimerQueue {
  public:
-  // A one-shot entry.
+  // A one-shot entry; one at kNever is not queued at all.
   void schedule(Instant when, TimerKind kind, std::uint64_t key);
 
   // A re-armable timer, created disarmed.

@@ -139,8 +139,10 @@ void Icmp::receive_error(const IcmpHeader& icmp, const Packet& message) {
   switch (static_cast<wire::IpProtocol>(inner.protocol)) {
     case wire::IpProtocol::udp:
       return stack_.udp().icmp_error(inner, transport, icmp.type, icmp.code);
+    case wire::IpProtocol::tcp:
+      return stack_.tcp().icmp_error(inner, transport, icmp.type, icmp.code, icmp.rest);
     default:
-      return;  // TCP acts on these with its own layer (RFC 9293 3.10.7, RFC 5927 checks)
+      return;
   }
 }
 

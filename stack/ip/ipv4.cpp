@@ -50,6 +50,8 @@ void Ipv4::deliver(Interface& iface, const Ipv4Header& header, Packet payload) {
       return stack_.icmp().input(iface, header, std::move(payload));
     case IpProtocol::udp:
       return stack_.udp().input(iface, header, std::move(payload));
+    case IpProtocol::tcp:
+      return stack_.tcp().input(iface, header, std::move(payload));
     default:
       // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable for a protocol it lacks.
       stack_.stats().drop(Counter::ip_unknown_protocol, "{}", header);

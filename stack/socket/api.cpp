@@ -24,6 +24,15 @@ int socket(int domain, int type, int protocol) {
 int bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   return call(&SocketApi::bind, fd, addr, addrlen);
 }
+int listen(int fd, int backlog) {
+  return call(&SocketApi::listen, fd, backlog);
+}
+int accept(int fd, sockaddr* addr, socklen_t* addrlen) {
+  return call(&SocketApi::accept4, fd, addr, addrlen, 0);
+}
+int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
+  return call(&SocketApi::accept4, fd, addr, addrlen, flags);
+}
 int connect(int fd, const sockaddr* addr, socklen_t addrlen) {
   return call(&SocketApi::connect, fd, addr, addrlen);
 }

@@ -16,6 +16,10 @@ namespace ustack {
 
 int socket(int domain, int type, int protocol);
 int bind(int fd, const sockaddr* addr, socklen_t addrlen);
+int listen(int fd, int backlog);
+int accept(int fd, sockaddr* addr, socklen_t* addrlen);
+// accept with SOCK_NONBLOCK in flags (SOCK_CLOEXEC is accepted and means nothing here).
+int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags);
 int connect(int fd, const sockaddr* addr, socklen_t addrlen);
 ssize_t send(int fd, const void* buf, size_t len, int flags);
 ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* dst,

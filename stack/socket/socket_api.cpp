@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -10,10 +11,13 @@
 
 #include "stack/runtime.h"
 #include "stack/stack.h"
+#include "stack/tcp/tcp.h"
 #include "stack/udp/udp.h"
 
 namespace ustack {
 
+using tcp::TcpSocket;
+using tcp::TcpState;
 using udp::UdpSocket;
 
 namespace {
@@ -57,6 +61,10 @@ bool is_broadcast_destination(Stack& stack, Ipv4Address a) {
 
 UdpSocket* as_udp(Socket& s) {
   return s.kind() == SocketKind::udp ? static_cast<UdpSocket*>(&s) : nullptr;
+}
+
+std::shared_ptr<TcpSocket> as_tcp(const std::shared_ptr<Socket>& s) {
+  return s->kind() == SocketKind::tcp ? std::static_pointer_cast<TcpSocket>(s) : nullptr;
 }
 
 // Linux doubles SO_RCVBUF/SO_SNDBUF requests (to leave room for its bookkeeping), caps the
@@ -132,9 +140,11 @@ int SocketApi::socket(int domain, int type, int protocol) {
       s = std::move(u);
       break;
     }
-    case SOCK_STREAM:
-      // TCP arrives with its own layer.
-      return fail(EPROTONOSUPPORT);
+    case SOCK_STREAM: {
+      if (protocol != 0 && protocol != IPPROTO_TCP) return fail(EPROTONOSUPPORT);
+      s = stack_.tcp().make_socket();  // reads only the configuration
+      break;
+    }
     default:
       // Linux: a type below SOCK_MAX that AF_INET does not offer (raw, seqpacket, rdm, dccp …)
       // is ESOCKTNOSUPPORT; an unknown type or flag bit is EINVAL.
@@ -142,9 +152,10 @@ int SocketApi::socket(int domain, int type, int protocol) {
   }
   s->nonblocking = nonblocking;
   Lock lock = enter();
+  const bool stream = s->kind() == SocketKind::tcp;
   const int fd = stack_.sockets().add(std::move(s));
   if (fd < 0) return fail(EMFILE);
-  log::socket().debug("socket {} udp", fd);
+  log::socket().debug("socket {} {}", fd, stream ? "tcp" : "udp");
   return fd;
 }
 
@@ -154,6 +165,13 @@ int SocketApi::bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   if (!s) return fail(EBADF);
   Endpoint local;
   if (int e = read_endpoint(addr, addrlen, local)) return fail(e);
+  if (auto t = as_tcp(s)) {
+    if (t->bound || t->state() != TcpState::closed) return fail(EINVAL);
+    if (local.address.is_broadcast() || local.address.is_multicast()) return fail(EADDRNOTAVAIL);
+    if (int e = stack_.tcp().bind(t, local)) return fail(e);
+    log::socket().debug("bind {} {}", fd, t->local);
+    return 0;
+  }
   if (UdpSocket* u = as_udp(*s)) {
     if (u->bound()) return fail(EINVAL);
     if (int e = stack_.udp().bind(*u, local)) return fail(e);
@@ -169,6 +187,11 @@ int SocketApi::connect(int fd, const sockaddr* addr, socklen_t addrlen) {
   Lock lock = enter();
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
+  if (auto t = as_tcp(s)) {
+    const int r = tcp_connect(lock, t, addr, addrlen);
+    leave(lock);
+    return r;
+  }
   UdpSocket* u = as_udp(*s);
   if (u == nullptr) return fail(EOPNOTSUPP);
   if (addr != nullptr && addrlen >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
@@ -211,6 +234,13 @@ ssize_t SocketApi::sendto(int fd, const void* buf, size_t len, int flags, const 
   if (!s) return fail(EBADF);
   if (buf == nullptr && len > 0) return fail(EFAULT);
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (auto t = as_tcp(s)) {
+    // Linux ignores the address of a sendto on a connected stream socket (EISCONN only for
+    // some families); so does ustack.
+    ssize_t n = tcp_send(lock, t, buf, len, flags);
+    leave(lock);
+    return n;
+  }
   if (UdpSocket* u = as_udp(*s)) {
     ssize_t n = udp_sendto(lock, *u, buf, len, flags, dst, addrlen);
     leave(lock);
@@ -255,6 +285,12 @@ ssize_t SocketApi::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* 
   if (!s) return fail(EBADF);
   if (buf == nullptr && len > 0) return fail(EFAULT);
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (auto t = as_tcp(s)) {
+    ssize_t n = tcp_recv(lock, t, buf, len, flags);
+    if (n >= 0 && src != nullptr && addrlen != nullptr) write_endpoint(t->remote, src, addrlen);
+    leave(lock);
+    return n;
+  }
   if (s->kind() == SocketKind::udp) {
     ssize_t n =
         udp_recvfrom(lock, std::static_pointer_cast<UdpSocket>(s), buf, len, flags, src, addrlen);
@@ -297,6 +333,26 @@ int SocketApi::shutdown(int fd, int how) {
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
   if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
+  if (auto t = as_tcp(s)) {
+    const TcpState st = t->state();
+    if (st == TcpState::closed || st == TcpState::listen || st == TcpState::syn_sent) {
+      // Linux: ENOTCONN, except that it wakes an accept() blocked on a listener.
+      if (st == TcpState::listen && (how == SHUT_RD || how == SHUT_RDWR)) {
+        t->shut_read = true;
+        stack_.sockets().notify();
+        return 0;
+      }
+      return fail(ENOTCONN);
+    }
+    if (how == SHUT_RD || how == SHUT_RDWR) t->shut_read = true;
+    if (how == SHUT_WR || how == SHUT_RDWR) {
+      t->shut_write = true;
+      stack_.tcp().shutdown_write(*t);
+    }
+    stack_.sockets().notify();
+    leave(lock);
+    return 0;
+  }
   if (how == SHUT_RD || how == SHUT_RDWR) s->shut_read = true;
   if (how == SHUT_WR || how == SHUT_RDWR) s->shut_write = true;
   stack_.sockets().notify();
@@ -311,6 +367,14 @@ int SocketApi::close(int fd) {
   auto s = stack_.sockets().remove(fd);
   if (!s) return fail(EBADF);
   s->closed = true;
+  if (auto t = as_tcp(s)) {
+    stack_.tcp().close(t);
+    stack_.sockets().notify();
+    log::socket().debug("close {} ({})", fd, t->state());
+    if (t->linger && *t->linger > Duration::zero() && !t->nonblocking) tcp_linger_close(lock, t);
+    leave(lock);
+    return 0;
+  }
   if (UdpSocket* u = as_udp(*s)) {
     if (u->bound()) stack_.udp().unbind(*u);
     u->queue.clear();
@@ -329,6 +393,10 @@ int SocketApi::getsockname(int fd, sockaddr* addr, socklen_t* addrlen) {
     if (int e = write_endpoint(u->local, addr, addrlen)) return fail(e);
     return 0;
   }
+  if (auto t = as_tcp(s)) {
+    if (int e = write_endpoint(t->local, addr, addrlen)) return fail(e);
+    return 0;
+  }
   return fail(EOPNOTSUPP);
 }
 
@@ -336,6 +404,14 @@ int SocketApi::getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
   Lock lock = enter();
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
+  if (auto t = as_tcp(s)) {
+    const TcpState st = t->state();
+    if (st == TcpState::closed || st == TcpState::listen || st == TcpState::syn_sent) {
+      return fail(ENOTCONN);
+    }
+    if (int e = write_endpoint(t->remote, addr, addrlen)) return fail(e);
+    return 0;
+  }
   if (UdpSocket* u = as_udp(*s)) {
     if (!u->remote) return fail(ENOTCONN);
     if (int e = write_endpoint(*u->remote, addr, addrlen)) return fail(e);
@@ -348,8 +424,25 @@ int SocketApi::setsockopt(int fd, int level, int name, const void* value, sockle
   Lock lock = enter();
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
-  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
   if (value == nullptr) return fail(EFAULT);
+  auto t = as_tcp(s);
+  if (level == IPPROTO_TCP && t) {
+    const int r = tcp_setsockopt(*t, name, value, len);
+    leave(lock);
+    return r;
+  }
+  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+  if (name == SO_LINGER && t) {
+    if (len < sizeof(::linger)) return fail(EINVAL);
+    ::linger l;
+    std::memcpy(&l, value, sizeof l);
+    if (l.l_onoff == 0) {
+      t->linger.reset();
+    } else {
+      t->linger = std::chrono::seconds(std::max(l.l_linger, 0));
+    }
+    return 0;
+  }
 
   if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
     if (len < sizeof(timeval)) return fail(EINVAL);
@@ -376,17 +469,20 @@ int SocketApi::setsockopt(int fd, int level, int name, const void* value, sockle
       return 0;
     case SO_KEEPALIVE:
       s->keepalive = v != 0;
+      if (t) stack_.tcp().keepalive_changed(*t);
       return 0;
     case SO_RCVBUF: {
       // Read as unsigned, as Linux does: a negative request is a huge one.
       const std::size_t request = std::min<std::size_t>(static_cast<unsigned>(v), kBufferMax);
       s->receive_buffer = std::max(request * 2, kMinReceiveBuffer);
+      if (t) stack_.tcp().set_receive_buffer(*t, s->receive_buffer);
       return 0;
     }
     case SO_SNDBUF: {
       // Read as unsigned, as Linux does: a negative request is a huge one.
       const std::size_t request = std::min<std::size_t>(static_cast<unsigned>(v), kBufferMax);
       s->send_buffer = std::max(request * 2, kMinSendBuffer);
+      if (t) stack_.tcp().set_send_buffer(*t, s->send_buffer);
       return 0;
     }
     default:
@@ -398,8 +494,21 @@ int SocketApi::getsockopt(int fd, int level, int name, void* value, socklen_t* l
   Lock lock = enter();
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
-  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
   if (value == nullptr || len == nullptr) return fail(EFAULT);
+  auto t = as_tcp(s);
+  if (level == IPPROTO_TCP && t) return tcp_getsockopt(*t, name, value, len);
+  if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+  if (name == SO_LINGER && t) {
+    ::linger l{};
+    l.l_onoff = t->linger.has_value();
+    l.l_linger =
+        t->linger
+            ? static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*t->linger).count())
+            : 0;
+    std::memcpy(value, &l, std::min<std::size_t>(*len, sizeof l));
+    *len = static_cast<socklen_t>(std::min<std::size_t>(*len, sizeof l));
+    return 0;
+  }
 
   if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
     const Duration d =
@@ -435,6 +544,9 @@ int SocketApi::getsockopt(int fd, int level, int name, void* value, socklen_t* l
       break;
     case SO_TYPE:
       v = s->kind() == SocketKind::udp ? SOCK_DGRAM : SOCK_STREAM;
+      break;
+    case SO_ACCEPTCONN:
+      v = t && t->is_listener();
       break;
     default:
       return fail(ENOPROTOOPT);
@@ -489,6 +601,236 @@ int SocketApi::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
   wait(lock, deadline, [&] { return (ready = scan()) > 0; });
   leave(lock);
   return ready;
+}
+
+int SocketApi::listen(int fd, int backlog) {
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  auto t = as_tcp(s);
+  if (!t) return fail(EOPNOTSUPP);
+  if (int e = stack_.tcp().listen(t, backlog)) return fail(e);
+  log::socket().debug("listen {} {} backlog {}", fd, t->local, backlog);
+  return 0;
+}
+
+int SocketApi::accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
+  if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) return fail(EINVAL);
+  Lock lock = enter();
+  auto s = stack_.sockets().get(fd);
+  if (!s) return fail(EBADF);
+  auto t = as_tcp(s);
+  if (!t) return fail(EOPNOTSUPP);
+  if (!t->is_listener()) return fail(EINVAL);
+  const Instant deadline = t->nonblocking ? Instant::min() : deadline_after(t->receive_timeout);
+  wait(lock, deadline,
+       [&] { return !t->accept_queue.empty() || t->closed || !t->is_listener() || t->shut_read; });
+  if (t->closed) return fail(EBADF);
+  if (!t->is_listener() || (t->shut_read && t->accept_queue.empty())) return fail(EINVAL);
+  auto child = stack_.tcp().accept(*t);
+  if (!child) return fail(EAGAIN);
+  child->nonblocking = (flags & SOCK_NONBLOCK) != 0;
+  const int child_fd = stack_.sockets().add(child);
+  if (child_fd < 0) {
+    // No descriptor for it: the connection is reset, as Linux does when accept fails late.
+    child->orphan = true;
+    stack_.tcp().abort(*child, 0);
+    leave(lock);
+    return fail(EMFILE);
+  }
+  if (addr != nullptr && addrlen != nullptr) write_endpoint(child->remote, addr, addrlen);
+  log::socket().debug("accept {} -> {} {}", fd, child_fd, child->remote);
+  leave(lock);
+  return child_fd;
+}
+
+int SocketApi::tcp_connect(Lock& lock, const std::shared_ptr<TcpSocket>& t, const sockaddr* addr,
+                           socklen_t addrlen) {
+  switch (t->state()) {
+    case TcpState::closed:
+      if (t->connect_started) {
+        // A non-blocking connect that failed: this call reports why (Linux sock_error).
+        t->connect_started = false;
+        if (t->pending_error != 0) return fail(std::exchange(t->pending_error, 0));
+      }
+      break;
+    case TcpState::syn_sent:
+    case TcpState::syn_received:
+      if (t->nonblocking) return fail(EALREADY);
+      break;
+    default:
+      return fail(EISCONN);
+  }
+  if (t->state() == TcpState::closed) {
+    Endpoint peer;
+    if (int e = read_endpoint(addr, addrlen, peer)) return fail(e);
+    if (int e = stack_.tcp().connect(t, peer)) return fail(e);
+    if (t->nonblocking) return fail(EINPROGRESS);
+  }
+  // Linux bounds a blocking connect by SO_SNDTIMEO, then says EINPROGRESS.
+  const Instant deadline = deadline_after(t->send_timeout);
+  const bool done = wait(lock, deadline, [&] {
+    const TcpState st = t->state();
+    return t->closed || (st != TcpState::syn_sent && st != TcpState::syn_received);
+  });
+  if (t->closed) return fail(EBADF);
+  if (!done) return fail(EINPROGRESS);
+  if (t->state() == TcpState::closed) {
+    t->connect_started = false;
+    return fail(t->pending_error != 0 ? std::exchange(t->pending_error, 0) : ECONNREFUSED);
+  }
+  log::socket().debug("connect {} -> {}", t->local, t->remote);
+  return 0;
+}
+
+ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, const void* buf,
+                            size_t len, int flags) {
+  const bool dont_wait = t->nonblocking || (flags & MSG_DONTWAIT) != 0;
+  const Instant deadline = dont_wait ? Instant::min() : deadline_after(t->send_timeout);
+  // A connection still opening: wait for it (Linux sk_stream_wait_connect).
+  wait(lock, deadline, [&] {
+    const TcpState st = t->state();
+    return t->closed || (st != TcpState::syn_sent && st != TcpState::syn_received);
+  });
+  const auto* bytes = static_cast<const std::uint8_t*>(buf);
+  std::size_t sent = 0;
+  // Bounded: every pass either takes bytes or waits until the deadline.
+  while (true) {
+    if (t->closed) return sent > 0 ? static_cast<ssize_t>(sent) : fail(EBADF);
+    if (t->pending_error != 0) {
+      if (sent > 0) return static_cast<ssize_t>(sent);
+      return fail(std::exchange(t->pending_error, 0));
+    }
+    const TcpState st = t->state();
+    if (st == TcpState::syn_sent || st == TcpState::syn_received) {
+      return sent > 0 ? static_cast<ssize_t>(sent) : fail(EAGAIN);
+    }
+    if (t->shut_write || t->tcb.fin_queued ||
+        (st != TcpState::established && st != TcpState::close_wait)) {
+      if (sent > 0) return static_cast<ssize_t>(sent);
+      // Linux: EPIPE after the connection ended or our side was shut; ENOTCONN if it never
+      // was connected.
+      return fail(st == TcpState::closed && !t->connect_started && t->error == 0 ? ENOTCONN
+                                                                                 : EPIPE);
+    }
+    sent += stack_.tcp().send(*t, {bytes + sent, len - sent});
+    if (sent == len) return static_cast<ssize_t>(sent);
+    const bool got_room = wait(lock, deadline, [&] {
+      const TcpState now = t->state();
+      return t->closed || t->pending_error != 0 || t->tcb.send_buffer.free() > 0 ||
+             (now != TcpState::established && now != TcpState::close_wait);
+    });
+    if (!got_room) return sent > 0 ? static_cast<ssize_t>(sent) : fail(EAGAIN);
+  }
+}
+
+ssize_t SocketApi::tcp_recv(Lock& lock, const std::shared_ptr<TcpSocket>& t, void* buf, size_t len,
+                            int flags) {
+  if (t->is_listener()) return fail(ENOTCONN);
+  if (t->state() == TcpState::closed && !t->connect_started && t->error == 0 &&
+      t->tcb.receive_buffer.readable() == 0 && !t->tcb.fin_received) {
+    return fail(ENOTCONN);
+  }
+  const bool dont_wait = t->nonblocking || (flags & MSG_DONTWAIT) != 0;
+  const bool peek = (flags & MSG_PEEK) != 0;
+  const bool wait_all = (flags & MSG_WAITALL) != 0 && !peek;
+  const Instant deadline = dont_wait ? Instant::min() : deadline_after(t->receive_timeout);
+  auto* out = static_cast<std::uint8_t*>(buf);
+  std::size_t got = 0;
+  auto at_end = [&] {
+    return t->tcb.fin_received || t->shut_read || t->state() == TcpState::closed;
+  };
+  // Bounded: each pass reads bytes or waits until the deadline.
+  while (true) {
+    const bool ready = wait(lock, deadline, [&] {
+      return t->closed || t->tcb.receive_buffer.readable() > 0 || t->pending_error != 0 || at_end();
+    });
+    if (t->closed) return got > 0 ? static_cast<ssize_t>(got) : fail(EBADF);
+    if (t->tcb.receive_buffer.readable() > 0) {
+      got += stack_.tcp().receive(*t, {out + got, len - got}, peek);
+      if (got == len || !wait_all) return static_cast<ssize_t>(got);
+      continue;
+    }
+    if (got > 0) return static_cast<ssize_t>(got);
+    if (t->pending_error != 0) return fail(std::exchange(t->pending_error, 0));
+    if (at_end()) return 0;
+    (void)ready;
+    return fail(EAGAIN);  // non-blocking, or SO_RCVTIMEO ran out
+  }
+}
+
+void SocketApi::tcp_linger_close(Lock& lock, const std::shared_ptr<TcpSocket>& t) {
+  // SO_LINGER with a time: close() waits until the peer has acknowledged everything (our FIN
+  // included) or the time is up (Linux: then the rest goes on in the background).
+  const Instant deadline = runtime_.clock().now() + *t->linger;
+  wait(lock, deadline, [&] {
+    const TcpState st = t->state();
+    return st == TcpState::closed || st == TcpState::time_wait || st == TcpState::fin_wait_2;
+  });
+}
+
+int SocketApi::tcp_setsockopt(TcpSocket& t, int name, const void* value, socklen_t len) {
+  if (len < sizeof(int)) return fail(EINVAL);
+  int v;
+  std::memcpy(&v, value, sizeof v);
+  switch (name) {
+    case TCP_NODELAY:
+      t.nodelay = v != 0;
+      // Linux pushes what Nagle held back as soon as the option goes on.
+      if (t.nodelay) stack_.tcp().output(t);
+      return 0;
+    case TCP_MAXSEG:
+      // RFC 9293 3.7.1: the MSS we announce; only before the connection opens (Linux range).
+      if (v != 0 && (v < 88 || v > 65535)) return fail(EINVAL);
+      t.user_mss = static_cast<std::uint16_t>(v);
+      return 0;
+    case TCP_KEEPIDLE:
+    case TCP_KEEPINTVL:
+      if (v < 1 || v > 32767) return fail(EINVAL);
+      (name == TCP_KEEPIDLE ? t.keepalive_idle : t.keepalive_interval) = std::chrono::seconds(v);
+      stack_.tcp().keepalive_changed(t);
+      return 0;
+    case TCP_KEEPCNT:
+      if (v < 1 || v > 127) return fail(EINVAL);
+      t.keepalive_count = static_cast<std::uint32_t>(v);
+      return 0;
+    default:
+      return fail(ENOPROTOOPT);
+  }
+}
+
+int SocketApi::tcp_getsockopt(TcpSocket& t, int name, void* value, socklen_t* len) {
+  const auto& config = stack_.tcp().config();
+  int v = 0;
+  switch (name) {
+    case TCP_NODELAY:
+      v = t.nodelay;
+      break;
+    case TCP_MAXSEG:
+      v = t.state() == TcpState::closed || t.is_listener() ? (t.user_mss != 0 ? t.user_mss : 536)
+                                                           : t.tcb.snd_mss;
+      break;
+    case TCP_KEEPIDLE:
+      v = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::seconds>(
+              t.keepalive_idle != Duration::zero() ? t.keepalive_idle : config.keepalive_idle)
+              .count());
+      break;
+    case TCP_KEEPINTVL:
+      v = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                               t.keepalive_interval != Duration::zero() ? t.keepalive_interval
+                                                                        : config.keepalive_interval)
+                               .count());
+      break;
+    case TCP_KEEPCNT:
+      v = static_cast<int>(t.keepalive_count != 0 ? t.keepalive_count : config.keepalive_probes);
+      break;
+    default:
+      return fail(ENOPROTOOPT);
+  }
+  std::memcpy(value, &v, std::min<std::size_t>(*len, sizeof v));
+  *len = static_cast<socklen_t>(std::min<std::size_t>(*len, sizeof v));
+  return 0;
 }
 
 namespace {

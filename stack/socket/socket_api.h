@@ -26,6 +26,9 @@ class Stack;
 namespace udp {
 class UdpSocket;
 }
+namespace tcp {
+class TcpSocket;
+}
 
 class SocketApi {
  public:
@@ -33,6 +36,8 @@ class SocketApi {
 
   int socket(int domain, int type, int protocol);
   int bind(int fd, const sockaddr* addr, socklen_t addrlen);
+  int listen(int fd, int backlog);
+  int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags);
   int connect(int fd, const sockaddr* addr, socklen_t addrlen);
   ssize_t send(int fd, const void* buf, size_t len, int flags);
   ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* dst,
@@ -63,6 +68,16 @@ class SocketApi {
                      const sockaddr* dst, socklen_t addrlen);
   ssize_t udp_recvfrom(Lock& lock, const std::shared_ptr<udp::UdpSocket>& s, void* buf, size_t len,
                        int flags, sockaddr* src, socklen_t* addrlen);
+
+  int tcp_connect(Lock& lock, const std::shared_ptr<tcp::TcpSocket>& s, const sockaddr* addr,
+                  socklen_t addrlen);
+  ssize_t tcp_send(Lock& lock, const std::shared_ptr<tcp::TcpSocket>& s, const void* buf,
+                   size_t len, int flags);
+  ssize_t tcp_recv(Lock& lock, const std::shared_ptr<tcp::TcpSocket>& s, void* buf, size_t len,
+                   int flags);
+  int tcp_setsockopt(tcp::TcpSocket& s, int name, const void* value, socklen_t len);
+  int tcp_getsockopt(tcp::TcpSocket& s, int name, void* value, socklen_t* len);
+  void tcp_linger_close(Lock& lock, const std::shared_ptr<tcp::TcpSocket>& s);
 
   Runtime& runtime_;
   Stack& stack_;

@@ -63,7 +63,9 @@ class CongestionControl {
  private:
   std::uint32_t initial_window() const;
   void cubic_on_ack(std::uint32_t acked, Instant now, Duration srtt);
-  void cubic_on_loss(std::uint32_t flight_size, Instant now);
+  // RFC 9438 4.6 / 4.7: sets ssthresh, cwnd_prior and W_max and ends the epoch; cwnd is the
+  // caller's to set.
+  void cubic_on_loss(std::uint32_t flight_size);
 
   CongestionAlgorithm algorithm_;
   std::uint32_t smss_;
@@ -71,12 +73,14 @@ class CongestionControl {
   std::uint32_t ssthresh_ = 0x7fffffff;  // "arbitrarily high" (RFC 5681 3.1)
   std::uint32_t bytes_acked_ = 0;        // congestion avoidance byte counting (RFC 3465)
 
-  // CUBIC state (RFC 9438 4.1), in bytes and seconds.
-  double w_max_ = 0;       // window just before the last reduction
+  // CUBIC state (RFC 9438 4.1), in segments (SMSS units, as the RFC's formulas) and seconds, so
+  // that set_smss leaves it alone.
+  double w_max_ = 0;       // window just before the last reduction; 0 after a timeout (4.8)
   double w_est_ = 0;       // the Reno-friendly estimate (4.3)
   double k_ = 0;           // seconds from the epoch until W_cubic reaches W_max (eq. 2)
   double cwnd_prior_ = 0;  // cwnd at the last congestion event
-  Instant epoch_start_{};  // start of the current congestion-avoidance epoch; {} none yet
+  double cwnd_carry_ = 0;  // the fraction of a byte CUBIC's last increase left over, in bytes
+  Instant epoch_start_{};  // start of the current congestion-avoidance stage, if epoch_valid_
   bool epoch_valid_ = false;
 };
 

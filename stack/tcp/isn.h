@@ -11,10 +11,14 @@
 //
 //    31            24 23          21 20                                            0
 //   +----------------+--------------+-----------------------------------------------+
-//   |  minute count  |  MSS index   |   hash(4-tuple, peer ISN, minute) low 21 bits  |
+//   |  minute count  |  MSS index   |  hash(4-tuple, peer ISN, minute, MSS index)   |
+//   |  (low 8 bits)  |              |  low 21 bits                                  |
 //   +----------------+--------------+-----------------------------------------------+
 //
-// A cookie is valid for the minute it was made in and the one before (so at least 60 s).
+// A cookie is accepted in the minute it was made in and the next one (so for at least 60 s).
+// The hash covers the MSS index, so a forged index fails like a forged hash, and the full minute
+// count, so a cookie replayed when the 8-bit field comes round again (256 minutes on) fails too.
+// The hash is SipHash-2-4 with a key of its own, drawn from the Rng apart from the ISN key.
 // Options other than MSS (window scale, SACK, timestamps) cannot be carried and are off for a
 // connection made from a cookie.
 #pragma once
@@ -30,7 +34,10 @@
 
 namespace ustack::tcp {
 
-// SipHash-2-4 (Aumasson and Bernstein) over `words`, keyed with `key`.
+// SipHash-2-4 (Aumasson and Bernstein) over `words`, keyed with `key`. Each word is one 8-byte
+// block fed in little-endian order and the length byte is count * 8, so the result equals the
+// reference implementation's over the words' little-endian bytes, keyed with key[0] then key[1]
+// in little-endian order.
 std::uint64_t siphash24(const std::array<std::uint64_t, 2>& key, const std::uint64_t* words,
                         std::size_t count);
 
@@ -58,7 +65,10 @@ class SynCookies {
                                      Instant now) const;
 
  private:
-  std::uint32_t hash(Endpoint local, Endpoint remote, Seq peer_isn, std::uint32_t minute) const;
+  // Low 21 bits of SipHash-2-4 over the 4-tuple, the peer's ISN, the full minute count (mod 2^32)
+  // and the MSS index.
+  std::uint32_t hash(Endpoint local, Endpoint remote, Seq peer_isn, std::uint32_t minute,
+                     std::uint32_t mss_index) const;
   std::array<std::uint64_t, 2> key_;
 };
 

@@ -19,6 +19,7 @@
 // buffer is empty, so an idle connection holds no buffer.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,9 @@ class ReceiveBuffer {
  public:
   // Out-of-order ranges kept at most; a segment that would need more is refused.
   static constexpr std::size_t kMaxRanges = 32;
+  // The largest capacity: offsets and window() are 32-bit, and no TCP window can exceed
+  // 65535 << 14 (RFC 7323 2.3), which is below this.
+  static constexpr std::size_t kMaxCapacity = std::size_t{1} << 30;
 
   struct Range {
     std::uint32_t begin;  // offset from RCV.NXT
@@ -43,11 +47,13 @@ class ReceiveBuffer {
     bool refused = false;        // too many out-of-order ranges: nothing stored
   };
 
-  explicit ReceiveBuffer(std::size_t capacity = 0) : capacity_(capacity) {}
+  explicit ReceiveBuffer(std::size_t capacity = 0) : capacity_(std::min(capacity, kMaxCapacity)) {}
 
   std::size_t capacity() const { return capacity_; }
-  // Changes the capacity (SO_RCVBUF, only before data arrives in practice). Never below the
-  // bytes held plus the furthest out-of-order byte.
+  // Changes the capacity (SO_RCVBUF, only before data arrives in practice: a smaller capacity
+  // shrinks window(), and RFC 9293 3.8.6 SHLD-14: a receiver should not shrink a window it has
+  // offered). Never below the bytes held plus the furthest out-of-order byte, never above
+  // kMaxCapacity.
   void set_capacity(std::size_t capacity);
 
   // In-order bytes the application can read.
@@ -60,6 +66,13 @@ class ReceiveBuffer {
   // (the first copy wins, as in RFC 9293's "segments with higher beginning sequence numbers
   // may be held"). When the range at offset 0 grows, the in-order data grows with it and with
   // every out-of-order range it now touches.
+  //
+  // Edge cases: an insert with nothing inside the window (offset >= window(), empty data, zero
+  // capacity) returns all zeros and changes nothing. Only an insert that would start a new
+  // out-of-order range while kMaxRanges are held is refused; one that fills the hole at offset
+  // 0, or touches or overlaps a range held, is always taken. A duplicate (stored == 0) still
+  // marks the range holding it as the most recent, since that range holds the segment that
+  // triggers the ACK (RFC 2018 4: the first SACK block reports it).
   InsertResult insert(std::uint32_t offset, std::span<const std::uint8_t> data);
 
   // Copies up to out.size() readable bytes and removes them (unless peek). Returns the count.
@@ -87,6 +100,15 @@ class ReceiveBuffer {
   std::array<Range, kMaxRanges> ranges_{};
   std::array<std::uint8_t, kMaxRanges> recency_{};
   std::size_t range_count_ = 0;
+
+  // Index in storage_ of the byte `offset` after the read position (offset < storage_size_).
+  std::size_t ring_index(std::size_t offset) const;
+  // Copies between the ring, starting `offset` bytes after the read position, and memory.
+  void copy_in(std::size_t offset, const std::uint8_t* src, std::size_t n);
+  void copy_from(std::size_t offset, std::uint8_t* dst, std::size_t n) const;
+  // Replaces the sorted ranges [first, last) by `merged` (none if it is null), which becomes
+  // the most recent.
+  void replace_ranges(std::size_t first, std::size_t last, const Range* merged);
 };
 
 }  // namespace ustack::tcp

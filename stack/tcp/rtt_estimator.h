@@ -32,7 +32,8 @@ class RttEstimator {
   // A new round-trip measurement (RFC 6298 2.2 / 2.3). Ends any backoff. A zero or negative
   // sample counts as one granularity (a clock tick can make an RTT look like 0).
   void sample(Duration rtt);
-  // The timeout to arm now: the base RTO times 2^backoffs, clamped to [min_rto, max_rto].
+  // The timeout to arm now: the RTO of RFC 6298 2.1-2.4 clamped to [min_rto, max_rto], then
+  // doubled once per backoff (5.5) and capped at max_rto.
   Duration rto() const;
   // RFC 6298 5.5: the timer expired; the next rto() is twice as long (up to max_rto).
   void backoff();

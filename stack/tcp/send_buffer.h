@@ -21,7 +21,8 @@ class SendBuffer {
   explicit SendBuffer(std::size_t capacity = 0) : capacity_(capacity) {}
 
   std::size_t capacity() const { return capacity_; }
-  // Changes the capacity (SO_SNDBUF). Never below size(): the bytes held are kept.
+  // Changes the capacity (SO_SNDBUF). Never below size(): the bytes held are kept, in order.
+  // An empty buffer gives its storage back; the next append allocates at the new capacity.
   void set_capacity(std::size_t capacity);
   std::size_t size() const { return size_; }
   std::size_t free() const { return capacity_ - size_; }
