@@ -23,18 +23,33 @@ Rng::Rng(std::uint64_t seed) {
   for (auto& word : s_) word = splitmix64(seed);
 }
 
-Rng Rng::from_entropy() {
-  std::uint64_t seed = 0;
+namespace {
+
+// getrandom never returns short for requests of up to 256 bytes once the pool is initialized;
+// the loop only covers EINTR.
+std::uint64_t entropy_u64() {
+  std::uint64_t value = 0;
   std::size_t got = 0;
-  auto* p = reinterpret_cast<unsigned char*>(&seed);
-  // getrandom never returns short for requests of up to 256 bytes once the pool is initialized;
-  // the loop only covers EINTR.
-  for (int tries = 0; got < sizeof seed && tries < 16; ++tries) {
-    ssize_t n = getrandom(p + got, sizeof seed - got, 0);
+  auto* p = reinterpret_cast<unsigned char*>(&value);
+  for (int tries = 0; got < sizeof value && tries < 16; ++tries) {
+    ssize_t n = getrandom(p + got, sizeof value - got, 0);
     if (n > 0) got += static_cast<std::size_t>(n);
   }
-  return Rng(seed);
+  return value;
 }
+
+}  // namespace
+
+Rng Rng::from_entropy() {
+  Rng rng(0);
+  // The whole 256-bit state from the kernel, not a 64-bit seed expanded.
+  for (auto& word : rng.s_) word = entropy_u64();
+  if (rng.s_ == std::array<std::uint64_t, 4>{}) rng.s_[0] = 1;  // xoshiro's one bad state
+  rng.from_entropy_ = true;
+  return rng;
+}
+
+std::uint64_t Rng::secret_u64() { return from_entropy_ ? entropy_u64() : next_u64(); }
 
 std::uint64_t Rng::next_u64() {
   const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;

@@ -87,7 +87,7 @@ std::uint64_t siphash24(const std::array<std::uint64_t, 2>& key, const std::uint
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-IsnGenerator::IsnGenerator(Rng& rng) : key_{rng.next_u64(), rng.next_u64()} {}
+IsnGenerator::IsnGenerator(Rng& rng) : key_{rng.secret_u64(), rng.secret_u64()} {}
 
 // RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey).
 Seq IsnGenerator::isn(Endpoint local, Endpoint remote, Instant now) const {
@@ -98,7 +98,7 @@ Seq IsnGenerator::isn(Endpoint local, Endpoint remote, Instant now) const {
   return Seq(m + f);
 }
 
-SynCookies::SynCookies(Rng& rng) : key_{rng.next_u64(), rng.next_u64()} {}
+SynCookies::SynCookies(Rng& rng) : key_{rng.secret_u64(), rng.secret_u64()} {}
 
 std::uint32_t SynCookies::hash(Endpoint local, Endpoint remote, Seq peer_isn, std::uint32_t minute,
                                std::uint32_t mss_index) const {

@@ -115,4 +115,19 @@ TEST(Rng, FromEntropyIsSeededDifferently) {
 }
 
 }  // namespace
+TEST(Rng, SecretsOfASeededGeneratorRepeat) {
+  // Tests need repeatable ISNs: a seeded generator's secrets are its own sequence.
+  Rng a(5), b(5);
+  EXPECT_EQ(a.secret_u64(), b.next_u64());
+}
+
+TEST(Rng, SecretsOfAnEntropyGeneratorAreNotItsSequence) {
+  // In production a key must not be derivable from the generator's other outputs.
+  Rng a = Rng::from_entropy();
+  Rng copy = a;
+  const std::uint64_t secret = a.secret_u64();
+  EXPECT_NE(secret, copy.next_u64());
+  EXPECT_EQ(a.next_u64(), copy.next_u64() == 0 ? 0 : a.next_u64() * 0 + copy.next_u64() * 0 + a.next_u64() * 0 + 0);
+}
+
 }  // namespace ustack
