@@ -89,6 +89,10 @@ void Tcp::send_segment(TcpSocket& s, Seq seq, std::uint32_t length, std::uint8_t
       }
       h.options.sack_count = static_cast<std::uint8_t>(n);
       h.options.sack_count = static_cast<std::uint8_t>(h.options.sacks_that_fit());
+      // SND.MSS leaves room for the timestamps only (RFC 6691): a full-sized data segment
+      // carries no SACK blocks rather than grow past the path MTU.
+      const std::size_t full = std::size_t{t.snd_mss} + TcpHeader::kMinSize + (t.ts_enabled ? 12 : 0);
+      while (h.options.sack_count > 0 && h.emit_size() + length > full) --h.options.sack_count;
     }
   } else if (t.ts_enabled) {
     h.options.timestamps = wire::TcpTimestamps{tsval(s), t.ts_recent};
