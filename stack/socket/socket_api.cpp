@@ -770,6 +770,19 @@ void SocketApi::tcp_linger_close(Lock& lock, const std::shared_ptr<TcpSocket>& t
 }
 
 int SocketApi::tcp_setsockopt(TcpSocket& t, int name, const void* value, socklen_t len) {
+  if (name == TCP_CONGESTION) {
+    // A name, as on Linux ("cubic", "reno"), used by the next connection this socket opens.
+    const std::string_view requested(static_cast<const char*>(value),
+                                     strnlen(static_cast<const char*>(value), len));
+    if (requested == "cubic") {
+      t.congestion = tcp::CongestionAlgorithm::cubic;
+    } else if (requested == "reno" || requested == "newreno") {
+      t.congestion = tcp::CongestionAlgorithm::new_reno;
+    } else {
+      return fail(ENOENT);  // Linux: no such algorithm
+    }
+    return 0;
+  }
   if (len < sizeof(int)) return fail(EINVAL);
   int v;
   std::memcpy(&v, value, sizeof v);
@@ -801,6 +814,17 @@ int SocketApi::tcp_setsockopt(TcpSocket& t, int name, const void* value, socklen
 
 int SocketApi::tcp_getsockopt(TcpSocket& t, int name, void* value, socklen_t* len) {
   const auto& config = stack_.tcp().config();
+  if (name == TCP_CONGESTION) {
+    const auto algorithm = t.state() == TcpState::closed || t.is_listener()
+                               ? t.congestion.value_or(config.congestion)
+                               : t.tcb.cc.algorithm();
+    const std::string_view name_of = algorithm == tcp::CongestionAlgorithm::cubic ? "cubic" : "reno";
+    const std::size_t n = std::min<std::size_t>(*len, name_of.size() + 1);
+    std::memset(value, 0, n);
+    std::memcpy(value, name_of.data(), std::min(n, name_of.size()));
+    *len = static_cast<socklen_t>(n);
+    return 0;
+  }
   int v = 0;
   switch (name) {
     case TCP_NODELAY:

@@ -207,7 +207,7 @@ void Tcp::init_connection(TcpSocket& s, const Interface& iface) {
   if (s.user_mss != 0) t.rcv_mss = std::min(t.rcv_mss, s.user_mss);
   t.snd_mss = 536;  // RFC 9293 3.7.1 MUST-15: the default until the peer says otherwise
   t.rtt = RttEstimator(config_.rtt);
-  t.cc = CongestionControl(config_.congestion, t.snd_mss);
+  t.cc = CongestionControl(s.congestion.value_or(config_.congestion), t.snd_mss);
   t.ts_offset = stack_.rng().next_u32();  // RFC 7323 5.4: a random TSval start per connection
   t.receive_buffer.set_capacity(s.receive_buffer);
   t.send_buffer.set_capacity(s.send_buffer);

@@ -103,6 +103,7 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
   Duration keepalive_interval{0};
   std::uint32_t keepalive_count = 0;
   std::uint16_t user_mss = 0;  // TCP_MAXSEG before connect
+  std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; else the config's
 
   // Listener.
   int backlog = 0;

@@ -131,6 +131,7 @@ void Tcp::listen_input(const std::shared_ptr<TcpSocket>& listener, Segment& seg)
   child->keepalive_count = listener->keepalive_count;
   child->linger = listener->linger;
   child->user_mss = listener->user_mss;
+  child->congestion = listener->congestion;
   child->local = seg.local();
   child->remote = seg.remote();
   child->listener = listener;
