@@ -127,6 +127,7 @@ namespace ustack {
   X(tcp_challenge_ack_limited, "tcp.challenge_ack_limited", tcp) \
   X(tcp_no_ack, "tcp.no_ack", tcp) \
   X(tcp_data_after_fin, "tcp.data_after_fin", tcp) \
+  X(tcp_data_after_close, "tcp.data_after_close", tcp) \
   X(tcp_ack_too_new, "tcp.ack_too_new", tcp) \
   X(tcp_ack_too_old, "tcp.ack_too_old", tcp) \
   X(tcp_bad_sack, "tcp.bad_sack", tcp) \

@@ -509,6 +509,13 @@ void Tcp::synchronized_input(TcpSocket& s, Segment& seg) {
       case TcpState::established:
       case TcpState::fin_wait_1:
       case TcpState::fin_wait_2:
+        if (s.orphan) {
+          // Nobody will read it: the application closed. Tell the peer its data is lost
+          // rather than ACK it into a buffer that only fills (RFC 2525 2.17; Linux
+          // TCPAbortOnData).
+          stats.drop(Counter::tcp_data_after_close, "{} {} bytes", s.remote, seg.payload.size());
+          return abort(s, 0);
+        }
         process_text(s, seg);
         break;
       default:
