@@ -125,6 +125,7 @@ namespace ustack {
   X(tcp_syn_challenged, "tcp.syn_challenged", tcp) \
   X(tcp_challenge_ack, "tcp.challenge_ack", tcp) \
   X(tcp_challenge_ack_limited, "tcp.challenge_ack_limited", tcp) \
+  X(tcp_invalid_ack_limited, "tcp.invalid_ack_limited", tcp) \
   X(tcp_no_ack, "tcp.no_ack", tcp) \
   X(tcp_data_after_fin, "tcp.data_after_fin", tcp) \
   X(tcp_data_after_close, "tcp.data_after_close", tcp) \
@@ -137,6 +138,7 @@ namespace ustack {
   X(tcp_rto, "tcp.rto", tcp) \
   X(tcp_timeout, "tcp.timeout", tcp) \
   X(tcp_window_probes, "tcp.window_probes", tcp) \
+  X(tcp_sws_override, "tcp.sws_override", tcp) \
   X(tcp_keepalive_probes, "tcp.keepalive_probes", tcp) \
   X(tcp_delayed_acks, "tcp.delayed_acks", tcp) \
   X(tcp_ooo_full, "tcp.ooo_full", tcp) \

@@ -133,6 +133,8 @@ struct Tcb {
   // RFC 5961 10: challenge ACKs, limited per connection.
   Instant challenge_window_start{};
   std::uint32_t challenge_acks = 0;
+  // ACKs answering unacceptable bare ACKs, at most one per 500 ms.
+  Instant last_invalid_ack_at{};
 };
 
 }  // namespace ustack::tcp

@@ -276,6 +276,7 @@ int Tcp::connect(const std::shared_ptr<TcpSocket>& s, Endpoint remote) {
   init_connection(*s, iface);
   insert_connection(s);
   s->connect_started = true;
+  stack_.stats().add(Counter::tcp_active_opens);
   s->tcb.state = TcpState::syn_sent;
   log::tcp().debug("{} > {} connect: SYN-SENT", s->local, s->remote);
   send_syn(*s);
@@ -308,7 +309,7 @@ std::size_t Tcp::receive(TcpSocket& s, std::span<std::uint8_t> out, bool peek) {
       t.rcv_adv > t.rcv_nxt ? static_cast<std::uint32_t>(t.rcv_adv - t.rcv_nxt) : 0;
   const std::uint32_t now_free = t.receive_buffer.window();
   if (std::size_t{known} * 2 <= t.receive_buffer.capacity() && now_free >= 2 * std::size_t{known} &&
-      now_free - known >= t.rcv_mss) {
+      now_free - known >= std::min<std::size_t>(t.receive_buffer.capacity() / 2, t.rcv_mss)) {
     t.ack_now = true;
     output(s);
   }

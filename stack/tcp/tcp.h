@@ -102,7 +102,7 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
   Duration keepalive_idle{0};      // TCP_KEEPIDLE etc.; zero: the config's
   Duration keepalive_interval{0};
   std::uint32_t keepalive_count = 0;
-  std::uint16_t user_mss = 0;  // TCP_MAXSEG before connect
+  std::uint16_t user_mss = 0;                     // TCP_MAXSEG before connect
   std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; else the config's
 
   // Listener.
@@ -197,6 +197,8 @@ class Tcp {
   void take_rtt_sample(TcpSocket& s, const Segment& seg, Seq old_una);
   void apply_syn_options(TcpSocket& s, const wire::TcpOptions& peer, std::uint16_t iface_mtu);
   void send_challenge_ack(TcpSocket& s);
+  // The ACK answering an unacceptable segment, rate-limited for bare ACKs.
+  void send_invalid_ack(TcpSocket& s, const Segment& seg);
   std::shared_ptr<TcpSocket> accept_cookie(const std::shared_ptr<TcpSocket>& listener,
                                            Segment& seg);
   void established(TcpSocket& s);

@@ -53,10 +53,14 @@ void Tcp::input(Interface& iface, const wire::Ipv4Header& ip, Packet packet) {
   if (it != connections_.end()) {
     std::shared_ptr<TcpSocket> s = it->second->shared_from_this();
     if (s->state() == TcpState::time_wait && seg.h.syn() && !seg.h.has_ack() && !seg.h.rst() &&
-        s->tcb.rcv_nxt < seg.seq()) {
+        s->tcb.rcv_nxt < seg.seq() && find_listener(seg.local()) != nullptr &&
+        (!s->tcb.ts_enabled || !seg.h.options.timestamps ||
+         static_cast<std::int32_t>(seg.h.options.timestamps->value - s->tcb.ts_recent) > 0)) {
       // RFC 9293 3.10.7.4 "fourth" allows (and RFC 6191 describes) a new SYN reopening a
       // connection in TIME-WAIT when its sequence number is above the old RCV.NXT: the old
-      // incarnation's duplicates cannot be mistaken for the new one's.
+      // incarnation's duplicates cannot be mistaken for the new one's (and, with timestamps,
+      // only with a newer TSval, RFC 6191 2). Only when a listener
+      // will take it; otherwise the SYN gets the challenge ACK below and TIME-WAIT stays.
       finish(*s, 0);
       stats.add(Counter::tcp_time_wait_reopen);
     } else {
@@ -126,6 +130,7 @@ void Tcp::listen_input(const std::shared_ptr<TcpSocket>& listener, Segment& seg)
   child->send_buffer = listener->send_buffer;
   child->nodelay = listener->nodelay;
   child->keepalive = listener->keepalive;
+  child->reuse_address = listener->reuse_address;
   child->keepalive_idle = listener->keepalive_idle;
   child->keepalive_interval = listener->keepalive_interval;
   child->keepalive_count = listener->keepalive_count;
@@ -177,6 +182,7 @@ std::shared_ptr<TcpSocket> Tcp::accept_cookie(const std::shared_ptr<TcpSocket>& 
   child->send_buffer = listener->send_buffer;
   child->nodelay = listener->nodelay;
   child->keepalive = listener->keepalive;
+  child->reuse_address = listener->reuse_address;
   child->linger = listener->linger;
   child->local = seg.local();
   child->remote = seg.remote();
@@ -292,7 +298,9 @@ void Tcp::syn_sent_input(TcpSocket& s, Segment& seg) {
   }
   t.irs = seg.seq();
   t.rcv_nxt = seg.seq() + 1;
-  t.rcv_adv = t.rcv_nxt;
+  // The window our SYN offered (unscaled, RFC 7323 2.2) now has a left edge: data on the
+  // SYN-ACK lands in it.
+  t.rcv_adv = t.rcv_nxt + std::min<std::uint32_t>(t.receive_buffer.window(), 0xffff);
   t.recover = t.iss;
   apply_syn_options(s, seg.h.options, static_cast<std::uint16_t>(seg.iface->mtu()));
   // RFC 7323 2.2: the window of a SYN (or SYN-ACK) is never scaled.
@@ -330,6 +338,21 @@ void Tcp::syn_sent_input(TcpSocket& s, Segment& seg) {
   send_syn(s);
 }
 
+void Tcp::send_invalid_ack(TcpSocket& s, const Segment& seg) {
+  Tcb& t = s.tcb;
+  // Two ends that each find the other's ACKs unacceptable would answer each other at link
+  // speed: an ACK answering a bare ACK goes out at most every 500 ms (Linux
+  // tcp_invalid_ratelimit; RFC 5961 10 asks to limit such ACKs). Data and FIN always get their
+  // duplicate ACK, which the sender's loss recovery needs.
+  const Instant now = stack_.now();
+  if (seg.length() == 0) {
+    if (now - t.last_invalid_ack_at < 500ms)
+      return stack_.stats().add(Counter::tcp_invalid_ack_limited);
+    t.last_invalid_ack_at = now;
+  }
+  send_ack(s);
+}
+
 // RFC 9293 3.10.7.4 "first, check sequence number" (with RFC 7323's PAWS before it). Returns
 // false if the segment was dropped; otherwise trims it to the window.
 bool Tcp::check_sequence(TcpSocket& s, Segment& seg) {
@@ -357,7 +380,7 @@ bool Tcp::check_sequence(TcpSocket& s, Segment& seg) {
       if (t.state == TcpState::time_wait && seg.h.fin()) {
         t.time_wait_until = stack_.now() + 2 * config_.msl;
       }
-      send_ack(s);
+      send_invalid_ack(s, seg);
     }
     return false;
   }
@@ -416,7 +439,7 @@ void Tcp::synchronized_input(TcpSocket& s, Segment& seg) {
   if (t.ts_enabled && ts && !seg.h.rst() &&
       static_cast<std::int32_t>(ts->value - t.ts_recent) < 0 && now - t.ts_recent_at < kPawsIdle) {
     stats.drop(Counter::tcp_paws, "{} tsval {} < ts.recent {}", s.remote, ts->value, t.ts_recent);
-    send_ack(s);
+    send_invalid_ack(s, seg);
     return;
   }
 
@@ -583,10 +606,10 @@ bool Tcp::check_ack(TcpSocket& s, Segment& seg) {
   // segment, and return." RFC 5961 5.2 also refuses ACKs older than SND.UNA - MAX.SND.WND.
   if (t.snd_max < seg.ack()) {
     stats.drop(Counter::tcp_ack_too_new, "{} ack {} > snd.max {}", s.remote, seg.ack(), t.snd_max);
-    send_ack(s);
+    send_invalid_ack(s, seg);
     return false;
   }
-  if (seg.ack() < t.snd_una - std::max(t.max_snd_wnd, 1u << 16)) {
+  if (seg.ack() < t.snd_una - t.max_snd_wnd) {
     stats.drop(Counter::tcp_ack_too_old, "{} ack {} far below snd.una {}", s.remote, seg.ack(),
                t.snd_una);
     send_challenge_ack(s);
@@ -819,6 +842,8 @@ void Tcp::icmp_error(const wire::Ipv4Header& ip, std::span<const std::uint8_t> q
     log::tcp().debug("{} path MTU {}: mss {} -> {}", remote, mtu, t.snd_mss, mss);
     t.snd_mss = mss;
     t.cc.set_smss(mss);
+    // SYN-SENT and SYN-RECEIVED carry no data: the smaller MSS applies from the start.
+    if (t.state == TcpState::syn_sent || t.state == TcpState::syn_received) return;
     // Resend what was lost to the smaller path now rather than after a timeout.
     t.snd_nxt = t.snd_una;
     t.rtt_timing = false;

@@ -41,10 +41,12 @@ std::uint32_t Tcp::window_to_advertise(TcpSocket& s) {
     right = t.rcv_adv;
   }
   const std::uint32_t window = seq_offset(t.rcv_nxt, seq_max(right, t.rcv_nxt));
-  // RFC 7323 2.3: the field carries window >> shift; round up where rounding down would pull
-  // the right edge back below what was already offered.
-  std::uint32_t field = std::min<std::uint32_t>(window >> t.rcv_wscale, 0xffff);
-  if (t.rcv_nxt + (field << t.rcv_wscale) < t.rcv_adv && field < 0xffff) ++field;
+  // RFC 7323 2.3: the field carries window >> shift, rounded down, so the offer never exceeds
+  // the buffer. The right edge may then seem to retract by less than 2^shift (RFC 7323 2.4
+  // allows it); rcv_adv keeps the furthest edge offered, which input still accepts. Rounding
+  // up instead would let each ACK push the edge a little past the buffer, until a full buffer
+  // still offered a window and the sender never saw zero.
+  const std::uint32_t field = std::min<std::uint32_t>(window >> t.rcv_wscale, 0xffff);
   t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + (field << t.rcv_wscale));
   return field;
 }
@@ -91,7 +93,8 @@ void Tcp::send_segment(TcpSocket& s, Seq seq, std::uint32_t length, std::uint8_t
       h.options.sack_count = static_cast<std::uint8_t>(h.options.sacks_that_fit());
       // SND.MSS leaves room for the timestamps only (RFC 6691): a full-sized data segment
       // carries no SACK blocks rather than grow past the path MTU.
-      const std::size_t full = std::size_t{t.snd_mss} + TcpHeader::kMinSize + (t.ts_enabled ? 12 : 0);
+      const std::size_t full =
+          std::size_t{t.snd_mss} + TcpHeader::kMinSize + (t.ts_enabled ? 12 : 0);
       while (h.options.sack_count > 0 && h.emit_size() + length > full) --h.options.sack_count;
     }
   } else if (t.ts_enabled) {
@@ -103,6 +106,7 @@ void Tcp::send_segment(TcpSocket& s, Seq seq, std::uint32_t length, std::uint8_t
     const std::uint32_t offset = seq_offset(t.snd_una, seq);
     t.send_buffer.copy_out(offset, {p.put(length), length});
   }
+  h.payload_length = static_cast<std::uint16_t>(length);  // for the trace line
   const std::size_t header_size = h.emit_size();
   p.push(header_size);
   h.emit(p.bytes(), s.local.address, s.remote.address);
@@ -140,7 +144,10 @@ void Tcp::send_syn(TcpSocket& s) {
 }
 
 void Tcp::send_ack(TcpSocket& s) {
-  send_segment(s, s.tcb.snd_nxt, 0, flag::ack);
+  // SND.MAX, not SND.NXT: after a timeout SND.NXT is rewound for the retransmissions, and an
+  // ACK carrying that old number is below the peer's window and dropped — both ends stuck in
+  // go-back-N would never hear each other's ACKs (BSD tcp_output does the same).
+  send_segment(s, s.tcb.snd_max, 0, flag::ack);
 }
 
 void Tcp::send_challenge_ack(TcpSocket& s) {
@@ -257,7 +264,9 @@ bool Tcp::send_new_data(TcpSocket& s) {
       break;
     }
     if (length == 0) break;
-    if (length < t.snd_mss) {
+    // SWS avoidance and Nagle hold back new data only: a retransmission after a timeout must
+    // go out whatever the window's size (RFC 6298 5.4; BSD does the same).
+    if (length < t.snd_mss && t.snd_nxt == t.snd_max) {
       if (length < unsent) {
         // Held back by a window: sender SWS avoidance (RFC 9293 3.8.6.2.1, MUST-38) sends a
         // short segment only if it is at least half the largest window the peer offered.
@@ -363,11 +372,13 @@ void Tcp::output(TcpSocket& s) {
   if (!t.persist) sent = send_new_data(s) || sent;
   if (!sent && t.ack_now) send_ack(s);
 
-  // The zero-window probe (RFC 9293 3.8.6.1, MUST-35/36): data is waiting, the peer's window
-  // is closed and nothing is in flight to bring a window update back.
+  // The persist timer: data is waiting and nothing is in flight to bring a window update back.
+  // Either the window is closed (the zero-window probe, RFC 9293 3.8.6.1, MUST-35/36) or it is
+  // too small for sender SWS avoidance to use: then the timer is RFC 1122 4.2.3.4's override
+  // timeout, which sends what fits, so a lost window update cannot stall the connection.
   const bool waiting =
       t.send_buffer.size() > seq_offset(t.snd_una, t.snd_nxt) || (t.fin_queued && !t.fin_sent);
-  if (waiting && t.snd_wnd == 0 && t.snd_una == t.snd_max && !t.persist) {
+  if (waiting && t.snd_una == t.snd_max && !t.persist) {
     t.persist = true;
     t.retransmit_at = stack_.now() + t.rtt.rto();
   }
@@ -401,7 +412,24 @@ void Tcp::retransmit_timeout(TcpSocket& s) {
     // ones count toward the limit (process_ack resets retransmits).
     if (t.retransmits > config_.data_retries) {
       stats.add(Counter::tcp_timeout);
-      return finish(s, ETIMEDOUT);
+      return finish(s, s.soft_error != 0 ? s.soft_error : ETIMEDOUT);
+    }
+    const std::uint32_t buffered = static_cast<std::uint32_t>(t.send_buffer.size());
+    const std::uint32_t unsent =
+        buffered - std::min<std::uint32_t>(seq_offset(t.snd_una, t.snd_nxt), buffered);
+    const std::uint32_t room = std::min({t.snd_wnd, std::uint32_t{t.snd_mss}, unsent});
+    if (room > 0 && t.snd_una == t.snd_max) {
+      // The window is open but smaller than sender SWS avoidance waits for: the override
+      // timeout sends what fits (RFC 1122 4.2.3.4); the retransmission timer takes over.
+      t.persist = false;
+      t.retransmits = 0;
+      stats.add(Counter::tcp_sws_override);
+      const auto flags = static_cast<std::uint8_t>(flag::ack | (room == unsent ? flag::psh : 0));
+      send_segment(s, t.snd_nxt, room, flags);
+      t.snd_nxt = t.snd_nxt + room;
+      t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+      t.retransmit_at = stack_.now() + t.rtt.rto();
+      return;
     }
     stats.add(Counter::tcp_window_probes);
     send_probe(s);
@@ -413,7 +441,7 @@ void Tcp::retransmit_timeout(TcpSocket& s) {
     case TcpState::syn_sent:
       if (t.retransmits > config_.syn_retries) {
         stats.add(Counter::tcp_timeout);
-        return finish(s, ETIMEDOUT);
+        return finish(s, s.soft_error != 0 ? s.soft_error : ETIMEDOUT);
       }
       t.rtt.backoff();
       stats.add(Counter::tcp_retransmits);
@@ -422,7 +450,7 @@ void Tcp::retransmit_timeout(TcpSocket& s) {
     case TcpState::syn_received:
       if (t.retransmits > config_.synack_retries) {
         stats.add(Counter::tcp_timeout);
-        return finish(s, ETIMEDOUT);
+        return finish(s, s.soft_error != 0 ? s.soft_error : ETIMEDOUT);
       }
       t.rtt.backoff();
       stats.add(Counter::tcp_retransmits);
@@ -434,7 +462,7 @@ void Tcp::retransmit_timeout(TcpSocket& s) {
   if (t.snd_una == t.snd_max) return;
   if (t.retransmits > config_.data_retries) {
     stats.add(Counter::tcp_timeout);
-    return finish(s, ETIMEDOUT);
+    return finish(s, s.soft_error != 0 ? s.soft_error : ETIMEDOUT);
   }
   stats.add(Counter::tcp_rto);
   // RFC 5681 3.1 eq. 4 on the first expiry; later ones of the same loss only shrink cwnd.
@@ -492,7 +520,7 @@ void Tcp::on_timer(std::uint64_t id) {
         // RFC 9293 3.8.4: MUST-29, one lost probe is not death; `count` in a row is.
         if (t.keepalive_probes >= count) {
           stack_.stats().add(Counter::tcp_timeout);
-          return finish(s, ETIMEDOUT);
+          return finish(s, s.soft_error != 0 ? s.soft_error : ETIMEDOUT);
         }
         ++t.keepalive_probes;
         stack_.stats().add(Counter::tcp_keepalive_probes);
