@@ -114,11 +114,24 @@ void Icmp::answer_echo(Interface& iface, const Ipv4Header& ip, const IcmpHeader&
 }
 
 void Icmp::receive_error(const IcmpHeader& icmp, const Packet& message) {
+  stack_.stats().add(Counter::icmp_error_rx);
+  deliver_error(icmp, message.bytes().subspan(IcmpHeader::kSize));
+}
+
+void Icmp::link_failure(const Packet& datagram) {
+  // What Linux does when a neighbour never answers (ip_link_failure): the sender learns "host
+  // unreachable" as if a router had said so, so a connect fails with EHOSTUNREACH instead of
+  // retransmitting its SYN into the void.
+  IcmpHeader icmp;
+  icmp.type = static_cast<std::uint8_t>(IcmpType::destination_unreachable);
+  icmp.code = static_cast<std::uint8_t>(wire::UnreachableCode::host);
+  deliver_error(icmp, datagram.bytes());
+}
+
+void Icmp::deliver_error(const IcmpHeader& icmp, std::span<const std::uint8_t> quoted) {
   Stats& stats = stack_.stats();
-  stats.add(Counter::icmp_error_rx);
   // The quoted datagram: an IP header and at least the 8 bytes of transport header that name
   // the connection. Anything shorter cannot be matched to a socket and is ignored.
-  auto quoted = message.bytes().subspan(IcmpHeader::kSize);
   if (quoted.size() < Ipv4Header::kMinSize) {
     return stats.drop(Counter::icmp_bad_error, "{}: {} quoted bytes", icmp, quoted.size());
   }

@@ -57,6 +57,10 @@ class Icmp {
   void send_error(Interface& iface, wire::IcmpType type, std::uint8_t code,
                   const wire::Ipv4Header& ip, const Packet& payload, std::uint32_t rest = 0);
 
+  // A datagram we sent could not be delivered on the link (ARP never answered): the transport
+  // that sent it hears "host unreachable" (RFC 1122 3.3.1.3, as Linux's ip_link_failure).
+  void link_failure(const Packet& datagram);
+
   // Sends an echo request; returns 0 or an errno from Ipv4::output.
   int send_echo_request(Ipv4Address dst, std::uint16_t id, std::uint16_t sequence,
                         std::span<const std::uint8_t> data);
@@ -67,6 +71,9 @@ class Icmp {
   void answer_echo(Interface& iface, const wire::Ipv4Header& ip, const wire::IcmpHeader& request,
                    Packet message);
   void receive_error(const wire::IcmpHeader& icmp, const Packet& message);
+  // Hands an ICMP error about `quoted` (an IP datagram we sent, at least its headers) to the
+  // transport that sent it.
+  void deliver_error(const wire::IcmpHeader& icmp, std::span<const std::uint8_t> quoted);
   bool take_error_token();
 
   Stack& stack_;

@@ -1,5 +1,7 @@
 #include "stack/link/arp.h"
 
+#include <vector>
+
 #include "stack/stack.h"
 
 namespace ustack::link {
@@ -119,6 +121,7 @@ void Arp::on_timer(std::uint64_t /*key*/, Instant when) {
   queued_deadline_ = kNever;
   const Instant now = stack_.now();
   Instant next = kNever;
+  std::vector<Packet> undeliverable;
   for (auto it = cache_.begin(); it != cache_.end();) {
     Entry& entry = it->second;
     Interface& iface = stack_.interface(static_cast<std::size_t>(it->first >> 32));
@@ -132,8 +135,9 @@ void Arp::on_timer(std::uint64_t /*key*/, Instant when) {
       it = cache_.erase(it);
     } else if (entry.requests_sent >= config_.max_requests) {
       log::arp().debug("{} unresolved after {} requests", ip, entry.requests_sent);
-      for (std::size_t i = 0; i < entry.pending.size(); ++i) {
+      for (Packet& datagram : entry.pending) {
         stack_.stats().drop(Counter::arp_unresolved, "for {}", ip);
+        undeliverable.push_back(std::move(datagram));
       }
       it = cache_.erase(it);
     } else {
@@ -144,6 +148,8 @@ void Arp::on_timer(std::uint64_t /*key*/, Instant when) {
     }
   }
   arm(next);
+  // Told after the walk: the senders may send again, which can add cache entries.
+  for (const Packet& datagram : undeliverable) stack_.icmp().link_failure(datagram);
 }
 
 std::optional<MacAddress> Arp::lookup(const Interface& iface, Ipv4Address ip) const {

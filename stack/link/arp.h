@@ -5,7 +5,8 @@
 // Bounds: at most `cache_size` entries; at most `pending_per_entry` datagrams wait per unresolved
 // address (the oldest is dropped first, so the latest is always kept, RFC 1122 2.3.2.2); at most
 // one request per second per address (RFC 1122 2.3.2.1); after `max_requests` unanswered requests
-// the waiting datagrams are dropped as arp.unresolved and the entry removed.
+// the waiting datagrams are dropped as arp.unresolved, their senders hear "host unreachable"
+// (Icmp::link_failure, so a connect fails with EHOSTUNREACH) and the entry is removed.
 #pragma once
 
 #include <cstdint>

@@ -334,16 +334,19 @@ int SocketApi::shutdown(int fd, int how) {
   if (!s) return fail(EBADF);
   if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
   if (auto t = as_tcp(s)) {
+    // Linux inet_shutdown, state by state.
     const TcpState st = t->state();
-    if (st == TcpState::closed || st == TcpState::listen || st == TcpState::syn_sent) {
-      // Linux: ENOTCONN, except that it wakes an accept() blocked on a listener.
-      if (st == TcpState::listen && (how == SHUT_RD || how == SHUT_RDWR)) {
-        t->shut_read = true;
-        stack_.sockets().notify();
-        return 0;
-      }
-      return fail(ENOTCONN);
+    if (st == TcpState::listen || st == TcpState::syn_sent) {
+      // A listener ignores SHUT_WR; SHUT_RD stops it listening, which wakes a blocked accept
+      // (EINVAL). In SYN-SENT any shutdown abandons the connect (ECONNRESET).
+      if (st == TcpState::listen && how == SHUT_WR) return 0;
+      stack_.tcp().disconnect(t);
+      t->association = TcpSocket::Association::unconnected;
+      stack_.sockets().notify();
+      leave(lock);
+      return 0;
     }
+    if (st == TcpState::closed || st == TcpState::time_wait) return fail(ENOTCONN);
     if (how == SHUT_RD || how == SHUT_RDWR) t->shut_read = true;
     if (how == SHUT_WR || how == SHUT_RDWR) {
       t->shut_write = true;
@@ -405,10 +408,7 @@ int SocketApi::getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
   auto s = stack_.sockets().get(fd);
   if (!s) return fail(EBADF);
   if (auto t = as_tcp(s)) {
-    const TcpState st = t->state();
-    if (st == TcpState::closed || st == TcpState::listen || st == TcpState::syn_sent) {
-      return fail(ENOTCONN);
-    }
+    if (!t->is_connected()) return fail(ENOTCONN);
     if (int e = write_endpoint(t->remote, addr, addrlen)) return fail(e);
     return 0;
   }
@@ -436,10 +436,12 @@ int SocketApi::setsockopt(int fd, int level, int name, const void* value, sockle
     if (len < sizeof(::linger)) return fail(EINVAL);
     ::linger l;
     std::memcpy(&l, value, sizeof l);
+    // Linux: turning lingering off keeps the time; SO_LINGER reads it back.
     if (l.l_onoff == 0) {
       t->linger.reset();
     } else {
-      t->linger = std::chrono::seconds(std::max(l.l_linger, 0));
+      t->linger_time = std::chrono::seconds(std::max(l.l_linger, 0));
+      t->linger = t->linger_time;
     }
     return 0;
   }
@@ -502,9 +504,7 @@ int SocketApi::getsockopt(int fd, int level, int name, void* value, socklen_t* l
     ::linger l{};
     l.l_onoff = t->linger.has_value();
     l.l_linger =
-        t->linger
-            ? static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*t->linger).count())
-            : 0;
+        static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(t->linger_time).count());
     std::memcpy(value, &l, std::min<std::size_t>(*len, sizeof l));
     *len = static_cast<socklen_t>(std::min<std::size_t>(*len, sizeof l));
     return 0;
@@ -630,6 +630,7 @@ int SocketApi::accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
   auto child = stack_.tcp().accept(*t);
   if (!child) return fail(EAGAIN);
   child->nonblocking = (flags & SOCK_NONBLOCK) != 0;
+  child->association = TcpSocket::Association::connected;
   const int child_fd = stack_.sockets().add(child);
   if (child_fd < 0) {
     // No descriptor for it: the connection is reset, as Linux does when accept fails late.
@@ -646,39 +647,45 @@ int SocketApi::accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
 
 int SocketApi::tcp_connect(Lock& lock, const std::shared_ptr<TcpSocket>& t, const sockaddr* addr,
                            socklen_t addrlen) {
-  switch (t->state()) {
-    case TcpState::closed:
-      if (t->connect_started) {
-        // A non-blocking connect that failed: this call reports why (Linux sock_error).
-        t->connect_started = false;
-        if (t->pending_error != 0) return fail(std::exchange(t->pending_error, 0));
-      }
-      break;
-    case TcpState::syn_sent:
-    case TcpState::syn_received:
-      if (t->nonblocking) return fail(EALREADY);
-      break;
-    default:
+  using Association = TcpSocket::Association;
+  // Linux __inet_stream_connect, whose answers to a repeated connect() programs depend on.
+  int error = 0;
+  switch (t->association) {
+    case Association::connected:
       return fail(EISCONN);
+    case Association::connecting:
+      error = EALREADY;
+      break;
+    case Association::unconnected: {
+      if (t->state() != TcpState::closed) return fail(EISCONN);  // a listener, for one
+      Endpoint peer;
+      if (int e = read_endpoint(addr, addrlen, peer)) return fail(e);
+      if (int e = stack_.tcp().connect(t, peer)) return fail(e);
+      t->association = Association::connecting;
+      error = EINPROGRESS;
+      break;
+    }
   }
-  if (t->state() == TcpState::closed) {
-    Endpoint peer;
-    if (int e = read_endpoint(addr, addrlen, peer)) return fail(e);
-    if (int e = stack_.tcp().connect(t, peer)) return fail(e);
-    if (t->nonblocking) return fail(EINPROGRESS);
-  }
-  // Linux bounds a blocking connect by SO_SNDTIMEO, then says EINPROGRESS.
-  const Instant deadline = deadline_after(t->send_timeout);
-  const bool done = wait(lock, deadline, [&] {
+  auto opening = [&] {
     const TcpState st = t->state();
-    return t->closed || (st != TcpState::syn_sent && st != TcpState::syn_received);
-  });
-  if (t->closed) return fail(EBADF);
-  if (!done) return fail(EINPROGRESS);
-  if (t->state() == TcpState::closed) {
-    t->connect_started = false;
-    return fail(t->pending_error != 0 ? std::exchange(t->pending_error, 0) : ECONNREFUSED);
+    return st == TcpState::syn_sent || st == TcpState::syn_received;
+  };
+  if (opening()) {
+    if (t->nonblocking) return fail(error);
+    // Linux bounds a blocking connect by SO_SNDTIMEO, then answers EINPROGRESS (or EALREADY
+    // when the attempt was already under way).
+    const bool done =
+        wait(lock, deadline_after(t->send_timeout), [&] { return t->closed || !opening(); });
+    if (t->closed) return fail(EBADF);
+    if (!done) return fail(error);
   }
+  if (t->state() == TcpState::closed || t->state() == TcpState::time_wait) {
+    // The attempt failed (refused, reset, timed out, unreachable): report why once, and let
+    // the socket connect again. ECONNABORTED when SO_ERROR or poll already took the reason.
+    t->association = Association::unconnected;
+    return fail(t->pending_error != 0 ? std::exchange(t->pending_error, 0) : ECONNABORTED);
+  }
+  t->association = Association::connected;
   log::socket().debug("connect {} -> {}", t->local, t->remote);
   return 0;
 }
@@ -708,10 +715,9 @@ ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, con
     if (t->shut_write || t->tcb.fin_queued ||
         (st != TcpState::established && st != TcpState::close_wait)) {
       if (sent > 0) return static_cast<ssize_t>(sent);
-      // Linux: EPIPE after the connection ended or our side was shut; ENOTCONN if it never
-      // was connected.
-      return fail(st == TcpState::closed && !t->connect_started && t->error == 0 ? ENOTCONN
-                                                                                 : EPIPE);
+      // Linux: EPIPE after the connection ended or our side was shut, and also when it never
+      // was connected (sk_stream_wait_connect).
+      return fail(EPIPE);
     }
     sent += stack_.tcp().send(*t, {bytes + sent, len - sent});
     if (sent == len) return static_cast<ssize_t>(sent);
@@ -727,8 +733,8 @@ ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, con
 ssize_t SocketApi::tcp_recv(Lock& lock, const std::shared_ptr<TcpSocket>& t, void* buf, size_t len,
                             int flags) {
   if (t->is_listener()) return fail(ENOTCONN);
-  if (t->state() == TcpState::closed && !t->connect_started && t->error == 0 &&
-      t->tcb.receive_buffer.readable() == 0 && !t->tcb.fin_received) {
+  if (t->state() == TcpState::closed && !t->ended && t->pending_error == 0 &&
+      t->tcb.receive_buffer.readable() == 0) {
     return fail(ENOTCONN);
   }
   const bool dont_wait = t->nonblocking || (flags & MSG_DONTWAIT) != 0;
@@ -772,11 +778,12 @@ void SocketApi::tcp_linger_close(Lock& lock, const std::shared_ptr<TcpSocket>& t
 int SocketApi::tcp_setsockopt(TcpSocket& t, int name, const void* value, socklen_t len) {
   if (name == TCP_CONGESTION) {
     // A name, as on Linux ("cubic", "reno"), used by the next connection this socket opens.
+    if (len < 1) return fail(EINVAL);
     const std::string_view requested(static_cast<const char*>(value),
                                      strnlen(static_cast<const char*>(value), len));
     if (requested == "cubic") {
       t.congestion = tcp::CongestionAlgorithm::cubic;
-    } else if (requested == "reno" || requested == "newreno") {
+    } else if (requested == "reno") {  // Linux's name for NewReno
       t.congestion = tcp::CongestionAlgorithm::new_reno;
     } else {
       return fail(ENOENT);  // Linux: no such algorithm
@@ -794,7 +801,7 @@ int SocketApi::tcp_setsockopt(TcpSocket& t, int name, const void* value, socklen
       return 0;
     case TCP_MAXSEG:
       // RFC 9293 3.7.1: the MSS we announce; only before the connection opens (Linux range).
-      if (v != 0 && (v < 88 || v > 65535)) return fail(EINVAL);
+      if (v != 0 && (v < 88 || v > 32767)) return fail(EINVAL);  // Linux MAX_TCP_WINDOW
       t.user_mss = static_cast<std::uint16_t>(v);
       return 0;
     case TCP_KEEPIDLE:
@@ -818,7 +825,8 @@ int SocketApi::tcp_getsockopt(TcpSocket& t, int name, void* value, socklen_t* le
     const auto algorithm = t.state() == TcpState::closed || t.is_listener()
                                ? t.congestion.value_or(config.congestion)
                                : t.tcb.cc.algorithm();
-    const std::string_view name_of = algorithm == tcp::CongestionAlgorithm::cubic ? "cubic" : "reno";
+    const std::string_view name_of =
+        algorithm == tcp::CongestionAlgorithm::cubic ? "cubic" : "reno";
     const std::size_t n = std::min<std::size_t>(*len, name_of.size() + 1);
     std::memset(value, 0, n);
     std::memcpy(value, name_of.data(), std::min(n, name_of.size()));

@@ -50,9 +50,13 @@ short TcpSocket::poll_events() const {
     if (!accept_queue.empty()) events |= POLLIN;
     return events;
   }
-  const bool read_done = shut_read || tcb.fin_received || st == TcpState::closed;
-  const bool write_done = shut_write || tcb.fin_queued || st == TcpState::closed;
-  if (read_done && write_done) events |= POLLHUP;
+  // After the connection ended both directions are shut (Linux tcp_done: SHUTDOWN_MASK); a
+  // fresh socket is shut in neither, yet hangs up as every CLOSED socket does.
+  const bool read_done = shut_read || tcb.fin_received || ended;
+  const bool write_done = shut_write || tcb.fin_queued || ended;
+  if ((read_done && write_done) || st == TcpState::closed || st == TcpState::time_wait) {
+    events |= POLLHUP;
+  }
   if (read_done) events |= POLLIN | POLLRDHUP;
   if (tcb.receive_buffer.readable() > 0) events |= POLLIN;
   if (st == TcpState::syn_sent || st == TcpState::syn_received) return events;
@@ -165,6 +169,8 @@ int Tcp::bind(const std::shared_ptr<TcpSocket>& s, Endpoint local) {
   if (!local.address.is_unspecified() && interface_for(local.address) == nullptr) {
     return EADDRNOTAVAIL;
   }
+  s->user_local = local;
+  s->port_locked = local.port != 0;
   if (local.port == 0) {
     // RFC 6056 3.3.1: a random start, then the next free port.
     const std::uint32_t range = config_.ephemeral_last - config_.ephemeral_first + 1u;
@@ -238,7 +244,26 @@ int Tcp::listen(const std::shared_ptr<TcpSocket>& s, int backlog) {
   return 0;
 }
 
+int Tcp::make_reusable(const std::shared_ptr<TcpSocket>& s) {
+  s->tcb = Tcb();
+  s->tcb.receive_buffer.set_capacity(s->receive_buffer);
+  s->tcb.send_buffer.set_capacity(s->send_buffer);
+  s->error = s->soft_error = s->pending_error = 0;
+  s->peer_reset = s->ended = false;
+  s->shut_read = s->shut_write = false;
+  s->accept_queue.clear();
+  s->half_open = 0;
+  if (s->bound) return 0;
+  s->local = {};
+  if (!s->port_locked) return 0;
+  // Linux keeps a port that bind() named through tcp_disconnect (SOCK_BINDPORT_LOCK).
+  s->port_locked = false;
+  return bind(s, s->user_local);
+}
+
 int Tcp::connect(const std::shared_ptr<TcpSocket>& s, Endpoint remote) {
+  // Also a socket whose earlier attempt failed (Linux lets it try again).
+  if (int e = make_reusable(s)) return e;
   if (remote.address.is_broadcast() || remote.address.is_multicast() ||
       remote.address.is_unspecified()) {
     return ENETUNREACH;  // RFC 9293 MUST-46: no connections to broadcast or multicast
@@ -275,7 +300,6 @@ int Tcp::connect(const std::shared_ptr<TcpSocket>& s, Endpoint remote) {
   if (by_id_.size() >= config_.max_connections) return EAGAIN;
   init_connection(*s, iface);
   insert_connection(s);
-  s->connect_started = true;
   stack_.stats().add(Counter::tcp_active_opens);
   s->tcb.state = TcpState::syn_sent;
   log::tcp().debug("{} > {} connect: SYN-SENT", s->local, s->remote);
@@ -346,24 +370,45 @@ void Tcp::shutdown_write(TcpSocket& s) {
   update_timer(s);
 }
 
+void Tcp::stop_listening(const std::shared_ptr<TcpSocket>& s) {
+  // Connections not yet accepted die with the listener (Linux: reset).
+  while (!s->accept_queue.empty()) {
+    auto child = std::move(s->accept_queue.front());
+    s->accept_queue.pop_front();
+    child->orphan = true;
+    abort(*child, ECONNRESET);
+  }
+  std::vector<std::shared_ptr<TcpSocket>> half_open;
+  for (auto& [id, c] : by_id_) {
+    if (c->state() == TcpState::syn_received && c->listener.lock() == s) half_open.push_back(c);
+  }
+  for (auto& c : half_open) abort(*c, ECONNRESET);
+  s->tcb.state = TcpState::closed;
+  finish(*s, 0);
+}
+
+void Tcp::disconnect(const std::shared_ptr<TcpSocket>& s) {
+  if (s->is_listener()) {
+    stop_listening(s);
+    make_reusable(s);
+    wake();
+    return;
+  }
+  if (s->state() == TcpState::syn_sent) {
+    // Linux tcp_disconnect: nothing was synchronized, so no RST; the connect fails with
+    // ECONNRESET, and the socket may connect again.
+    finish(*s, ECONNRESET);
+    const int error = s->pending_error;
+    make_reusable(s);
+    s->error = s->pending_error = error;
+  }
+}
+
 void Tcp::close(const std::shared_ptr<TcpSocket>& s) {
   Tcb& t = s->tcb;
   s->orphan = true;
   if (t.state == TcpState::listen) {
-    // Connections not yet accepted die with the listener (Linux: reset).
-    while (!s->accept_queue.empty()) {
-      auto child = std::move(s->accept_queue.front());
-      s->accept_queue.pop_front();
-      child->orphan = true;
-      abort(*child, ECONNRESET);
-    }
-    std::vector<std::shared_ptr<TcpSocket>> half_open;
-    for (auto& [id, c] : by_id_) {
-      if (c->state() == TcpState::syn_received && c->listener.lock() == s) half_open.push_back(c);
-    }
-    for (auto& c : half_open) abort(*c, ECONNRESET);
-    t.state = TcpState::closed;
-    finish(*s, 0);
+    stop_listening(s);
     return;
   }
   switch (t.state) {
@@ -436,6 +481,7 @@ void Tcp::enter_time_wait(TcpSocket& s) {
   t.keepalive_at = kNever;
   t.send_buffer.consume(t.send_buffer.size());
   t.send_buffer.release();
+  s.ended = true;
   update_timer(s);
   wake();
 }
@@ -450,6 +496,7 @@ void Tcp::finish(TcpSocket& s, int error) {
                    error != 0 ? fmt::format(" ({})", std::strerror(error)) : std::string());
   t.state = TcpState::closed;
   t.retransmit_at = t.delayed_ack_at = t.keepalive_at = t.time_wait_until = kNever;
+  s.ended = true;
   if (error != 0 && s.error == 0) {
     s.error = error;
     s.pending_error = error;

@@ -89,7 +89,16 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
   bool bound = false;     // holds its local port in Tcp's port table
   bool in_table = false;  // in Tcp's connection table (demux by four-tuple)
   bool orphan = false;    // closed by the application; Tcp finishes it alone
-  bool connect_started = false;
+  // The descriptor's side of connect(), as Linux's sock->state: a repeated connect() is
+  // answered from it (EALREADY, EISCONN, or the error of the attempt that failed).
+  enum class Association : std::uint8_t { unconnected, connecting, connected };
+  Association association = Association::unconnected;
+  // The connection this socket had is over — reset, refused, timed out, or closed into
+  // TIME-WAIT (Linux tcp_done): reads see end of file, poll reports POLLHUP. A fresh socket is
+  // CLOSED too, but not ended.
+  bool ended = false;
+  Endpoint user_local;       // what bind() asked for; a socket used again starts from it
+  bool port_locked = false;  // bind() named the port; a new connect keeps it
   // The error that ended the connection (ECONNREFUSED, ECONNRESET, ETIMEDOUT …): reported once
   // through pending_error, then kept here so later calls see it (Linux sk_err vs EPIPE).
   int error = 0;
@@ -99,6 +108,7 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
   // Socket options at this level.
   bool nodelay = false;            // TCP_NODELAY (Nagle off, RFC 9293 MUST-17)
   std::optional<Duration> linger;  // SO_LINGER on with this time
+  Duration linger_time{0};         // SO_LINGER's time, kept while it is off (as Linux)
   Duration keepalive_idle{0};      // TCP_KEEPIDLE etc.; zero: the config's
   Duration keepalive_interval{0};
   std::uint32_t keepalive_count = 0;
@@ -113,6 +123,12 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
 
   TcpState state() const { return tcb.state; }
   bool is_listener() const { return tcb.state == TcpState::listen; }
+  // What the application sees of the connection: TIME-WAIT belongs to the stack alone (Linux
+  // keeps it in a separate timewait socket), so getpeername and shutdown find nothing there.
+  bool is_connected() const {
+    return tcb.state != TcpState::closed && tcb.state != TcpState::listen &&
+           tcb.state != TcpState::syn_sent && tcb.state != TcpState::time_wait;
+  }
 };
 
 class Tcp {
@@ -144,6 +160,9 @@ class Tcp {
   std::size_t receive(TcpSocket& s, std::span<std::uint8_t> out, bool peek);
   // SHUT_WR: a FIN after the queued data.
   void shutdown_write(TcpSocket& s);
+  // Linux's tcp_disconnect for shutdown(SHUT_RD) on a listener and shutdown() in SYN-SENT: the
+  // socket becomes a fresh CLOSED one again (a pending connect fails with ECONNRESET).
+  void disconnect(const std::shared_ptr<TcpSocket>& s);
   // close(): the application lets go. Graceful (FIN) unless linger 0 or unread data (RST).
   void close(const std::shared_ptr<TcpSocket>& s);
   // ABORT (RFC 9293 3.10.5): RST if synchronized, then CLOSED.
@@ -224,6 +243,11 @@ class Tcp {
 
   // tcp.cpp
   void enter_time_wait(TcpSocket& s);
+  // A listener stops listening: connections not yet accepted are reset.
+  void stop_listening(const std::shared_ptr<TcpSocket>& s);
+  // A CLOSED socket made ready for a new connection (connect after a failed one, shutdown
+  // of a listener): fresh TCB, errors read, the local port kept only if bind() named it.
+  int make_reusable(const std::shared_ptr<TcpSocket>& s);
   // The connection is over: leaves Tcp's tables (the application may still hold the socket).
   void finish(TcpSocket& s, int error);
   void insert_connection(const std::shared_ptr<TcpSocket>& s);

@@ -135,6 +135,7 @@ void Tcp::listen_input(const std::shared_ptr<TcpSocket>& listener, Segment& seg)
   child->keepalive_interval = listener->keepalive_interval;
   child->keepalive_count = listener->keepalive_count;
   child->linger = listener->linger;
+  child->linger_time = listener->linger_time;
   child->user_mss = listener->user_mss;
   child->congestion = listener->congestion;
   child->local = seg.local();
@@ -184,6 +185,7 @@ std::shared_ptr<TcpSocket> Tcp::accept_cookie(const std::shared_ptr<TcpSocket>& 
   child->keepalive = listener->keepalive;
   child->reuse_address = listener->reuse_address;
   child->linger = listener->linger;
+  child->linger_time = listener->linger_time;
   child->local = seg.local();
   child->remote = seg.remote();
   child->listener = listener;
@@ -476,10 +478,11 @@ void Tcp::synchronized_input(TcpSocket& s, Segment& seg) {
       case TcpState::fin_wait_1:
       case TcpState::fin_wait_2:
       case TcpState::close_wait:
-        // "All segment queues should be flushed ... signal 'connection reset'."
+        // "All segment queues should be flushed ... signal 'connection reset'." Linux says
+        // EPIPE in CLOSE-WAIT: the peer had already finished sending.
         s.peer_reset = true;
         t.send_buffer.consume(t.send_buffer.size());
-        return finish(s, ECONNRESET);
+        return finish(s, t.state == TcpState::close_wait ? EPIPE : ECONNRESET);
       default:
         // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return."
         return finish(s, 0);
@@ -856,9 +859,13 @@ void Tcp::icmp_error(const wire::Ipv4Header& ip, std::span<const std::uint8_t> q
     error = ECONNREFUSED;
   else if (type == kUnreachable && code == 0)
     error = ENETUNREACH;
-  if (t.state == TcpState::syn_sent || (hard && t.state == TcpState::syn_received)) {
-    if (hard) return finish(*s, ECONNREFUSED);
-  } else if (hard) {
+  if (t.state == TcpState::syn_sent && type == kUnreachable) {
+    // RFC 5461 4: while the connection is being set up, a "soft" unreachable is as final as a
+    // hard one — waiting out the SYN retries only delays the answer (Linux does the same). This
+    // is also how a next hop that never answers ARP ends a connect (Icmp::link_failure).
+    return finish(*s, error);
+  }
+  if (hard) {
     // RFC 1122 4.2.3.9: protocol or port unreachable are hard errors; abort.
     return finish(*s, ECONNREFUSED);
   }

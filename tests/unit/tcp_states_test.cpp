@@ -828,12 +828,27 @@ TEST(Icmp, PortUnreachableRefusesAConnect) {
   EXPECT_EQ(p.so_error(c.fd), ECONNREFUSED);
 }
 
+TEST(Icmp, UnreachableEndsAConnect) {
+  // RFC 5461 4: during connection establishment even the "soft" unreachables end the attempt
+  // (as on Linux), each with its own errno.
+  const std::vector<std::pair<std::uint8_t, int>> cases = {
+      {0, ENETUNREACH}, {1, EHOSTUNREACH}, {5, EHOSTUNREACH}};
+  for (auto [code, error] : cases) {
+    SCOPED_TRACE(code);
+    TcpPeer p;
+    Conn c = p.syn_sent();
+    p.inject_ip(icmp_quoting(3, code, 0, c.local, c.remote, c.stack_iss));
+    EXPECT_EQ(p.state_of(c), std::nullopt);
+    EXPECT_EQ(p.so_error(c.fd), error);
+  }
+}
+
 TEST(Icmp, SoftErrorIsReportedWhenTheConnectTimesOut) {
   // SHLD-28: make soft errors available to the application. Like Linux (sk_err_soft), a
-  // connect that times out after a host unreachable reports EHOSTUNREACH, not ETIMEDOUT.
+  // connect that times out after a time exceeded reports EHOSTUNREACH, not ETIMEDOUT.
   TcpPeer p;
   Conn c = p.syn_sent();
-  p.inject_ip(icmp_quoting(3, 1, 0, c.local, c.remote, c.stack_iss));
+  p.inject_ip(icmp_quoting(11, 0, 0, c.local, c.remote, c.stack_iss));
   EXPECT_EQ(p.state_of(c), TcpState::syn_sent) << "a soft error does not abort";
   p.run_for(600s);
   ASSERT_EQ(p.state_of(c), std::nullopt);
@@ -1061,11 +1076,22 @@ TEST(Close, OrphanedFinWait1FinishesAlone) {
   EXPECT_EQ(p.state_of(c), TcpState::time_wait);
 }
 
-TEST(Close, ResetInCloseWaitReportsConnectionReset) {
+TEST(Close, ResetInCloseWaitReportsBrokenPipe) {
+  // Linux (tcp_reset) reports a reset in CLOSE-WAIT as EPIPE: the peer had finished sending.
   TcpPeer p;
   Conn c = p.open(TcpState::close_wait, Open::passive);
   ASSERT_EQ(p.write(c.fd, pattern(100)), 100);
   p.take();
+  p.send_seg(c, tf::rst, c.snd_nxt, Seq{0}, {});
+  EXPECT_EQ(p.state_of(c), std::nullopt);
+  EXPECT_EQ(p.so_error(c.fd), EPIPE) << "the error, reported once";
+  EXPECT_EQ(p.write(c.fd, pattern(1)), -1);
+  EXPECT_EQ(errno, EPIPE) << "then EPIPE for every write";
+}
+
+TEST(Close, ResetInEstablishedReportsConnectionResetOnce) {
+  TcpPeer p;
+  Conn c = p.open(TcpState::established, Open::passive);
   p.send_seg(c, tf::rst, c.snd_nxt, Seq{0}, {});
   EXPECT_EQ(p.state_of(c), std::nullopt);
   EXPECT_EQ(p.write(c.fd, pattern(1)), -1);
