@@ -75,8 +75,10 @@ namespace {
 // the buffer is full it stops reading, so a client that does not read its echo is slowed down by
 // TCP flow control instead of growing the server.
 constexpr std::size_t kEchoBuffer = 64 * 1024;
-// Beyond this many connections a service accepts and closes at once, so memory stays bounded.
-constexpr std::size_t kMaxConnections = 1024;
+// Beyond this many connections a service accepts and closes at once, so memory stays bounded:
+// an echo connection holds its 64 KB buffer, the others only their socket.
+constexpr std::size_t kMaxEchoConnections = 1024;
+constexpr std::size_t kMaxConnections = 65536;
 // How often the loop rechecks `stop` when nothing happens.
 constexpr int kPollTimeoutMs = 200;
 // Accepts per wakeup, so a flood of connection attempts cannot starve established connections.
@@ -86,7 +88,18 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 // Discard reads up to this many times per wakeup before it lets the other connections run.
 constexpr int kDiscardReads = 16;
 
-enum class Service { echo, discard };
+enum class Service { echo, discard, source };
+
+// What source sends, over and over: printable, and a shifted copy of the line before it (as
+// RFC 864 chargen), so a reader can see where bytes went missing.
+const std::vector<char>& source_pattern() {
+  static const std::vector<char> pattern = [] {
+    std::vector<char> p(kEchoBuffer + 95);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<char>(' ' + i % 95);
+    return p;
+  }();
+  return pattern;
+}
 
 struct Connection {
   int fd = -1;
@@ -108,7 +121,8 @@ int set_nonblocking(int fd) {
   return ustack::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-short interest(const Connection& c) {
+short interest(Service service, const Connection& c) {
+  if (service == Service::source) return POLLIN | POLLOUT;
   short events = 0;
   if (!c.peer_closed && (c.buffer == nullptr || c.end < kEchoBuffer || c.begin > 0)) {
     events |= POLLIN;
@@ -149,6 +163,19 @@ bool echo_write(Connection& c) {
   return true;
 }
 
+bool source_write(Connection& c) {
+  // c.begin is where in the pattern's 95-byte cycle the stream is.
+  const std::vector<char>& pattern = source_pattern();
+  ssize_t n = ustack::send(c.fd, pattern.data() + c.begin, kEchoBuffer, 0);
+  if (n < 0) {
+    if (would_block(errno)) return true;
+    log::socket().debug("tcp source {}: send: {}", c.fd, std::strerror(errno));
+    return false;
+  }
+  c.begin = (c.begin + static_cast<std::size_t>(n)) % 95;
+  return true;
+}
+
 bool discard_read(Connection& c, std::vector<char>& scratch) {
   for (int i = 0; i < kDiscardReads; ++i) {
     ssize_t n = ustack::recv(c.fd, scratch.data(), scratch.size(), 0);
@@ -174,8 +201,17 @@ bool serve_connection(Service service, Connection& c, short revents, std::vector
   const bool readable = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
   if (service == Service::discard) {
     if (readable) ok = discard_read(c, scratch);
+  } else if (service == Service::source) {
+    // Whatever the client sends is read and dropped; its FIN ends the stream.
+    if (readable) ok = discard_read(c, scratch);
+    if (ok && !c.peer_closed && (revents & POLLOUT) != 0) ok = source_write(c);
+    if (!ok || c.peer_closed) {
+      ustack::close(c.fd);
+      return false;
+    }
+    return true;
   } else {
-    if (readable && (interest(c) & POLLIN) != 0) ok = echo_read(c);
+    if (readable && (interest(service, c) & POLLIN) != 0) ok = echo_read(c);
     // Sending right after reading saves a round of poll when the send buffer has room.
     if (ok && c.pending() > 0) ok = echo_write(c);
   }
@@ -206,7 +242,11 @@ AcceptFailure classify_accept_error(int error) {
 }
 
 void serve_tcp(Service service, int listen_fd, const std::atomic<bool>* stop) {
-  const char* name = service == Service::echo ? "tcp echo" : "tcp discard";
+  const char* name = service == Service::echo      ? "tcp echo"
+                     : service == Service::discard ? "tcp discard"
+                                                   : "tcp source";
+  const std::size_t max_connections =
+      service == Service::echo ? kMaxEchoConnections : kMaxConnections;
   // accept() must never block the loop: a connection poll announced may be gone (reset) by then.
   if (set_nonblocking(listen_fd) < 0) {
     log::socket().warn("{}: listening socket {}: {}", name, listen_fd, std::strerror(errno));
@@ -214,7 +254,7 @@ void serve_tcp(Service service, int listen_fd, const std::atomic<bool>* stop) {
   }
   std::vector<Connection> connections;
   std::vector<pollfd> fds;
-  std::vector<char> scratch(service == Service::discard ? kEchoBuffer : 0);
+  std::vector<char> scratch(service == Service::echo ? 0 : kEchoBuffer);
   auto accept_resume = std::chrono::steady_clock::time_point::min();
   auto stopping = [stop] { return stop != nullptr && stop->load(); };
 
@@ -222,7 +262,7 @@ void serve_tcp(Service service, int listen_fd, const std::atomic<bool>* stop) {
     const bool accepting = std::chrono::steady_clock::now() >= accept_resume;
     fds.clear();
     fds.push_back({listen_fd, static_cast<short>(accepting ? POLLIN : 0), 0});
-    for (const Connection& c : connections) fds.push_back({c.fd, interest(c), 0});
+    for (const Connection& c : connections) fds.push_back({c.fd, interest(service, c), 0});
     if (ustack::poll(fds.data(), fds.size(), kPollTimeoutMs) < 0) {
       if (errno == EINTR) continue;
       log::socket().warn("{}: poll: {}", name, std::strerror(errno));
@@ -254,7 +294,7 @@ void serve_tcp(Service service, int listen_fd, const std::atomic<bool>* stop) {
         listener_gone = what == AcceptFailure::listener_gone;
         break;
       }
-      if (connections.size() >= kMaxConnections || set_nonblocking(fd) < 0) {
+      if (connections.size() >= max_connections || set_nonblocking(fd) < 0) {
         log::socket().debug("{}: {} connections, closing a new one", name, connections.size());
         ustack::close(fd);
         continue;
@@ -276,6 +316,10 @@ void serve_tcp_echo(int listen_fd, const std::atomic<bool>* stop) {
 
 void serve_discard(int listen_fd, const std::atomic<bool>* stop) {
   serve_tcp(Service::discard, listen_fd, stop);
+}
+
+void serve_source(int listen_fd, const std::atomic<bool>* stop) {
+  serve_tcp(Service::source, listen_fd, stop);
 }
 
 }  // namespace ustack::apps

@@ -27,5 +27,9 @@ int open_tcp_server(std::uint16_t port);
 // a closed listener's number, and that service would never see POLLNVAL.
 void serve_tcp_echo(int listen_fd, const std::atomic<bool>* stop = nullptr);
 void serve_discard(int listen_fd, const std::atomic<bool>* stop = nullptr);
+// The opposite of discard, for measuring the stack's sending side: every connection gets an
+// endless stream of a repeating printable pattern (like RFC 864 chargen) until the client
+// closes; what the client sends is read and dropped.
+void serve_source(int listen_fd, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace ustack::apps

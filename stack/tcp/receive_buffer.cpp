@@ -26,7 +26,7 @@ void ReceiveBuffer::set_capacity(std::size_t capacity) {
   }
   // The holes between ranges are copied too (zeros or stale bytes, never read) so that every
   // out-of-order byte keeps its offset.
-  auto moved = std::make_unique<std::uint8_t[]>(capacity_);
+  auto moved = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
   copy_from(0, moved.get(), held);
   storage_ = std::move(moved);
   storage_size_ = capacity_;
@@ -54,7 +54,7 @@ ReceiveBuffer::InsertResult ReceiveBuffer::insert(std::uint32_t offset,
     return result;
   }
   if (!storage_) {
-    storage_ = std::make_unique<std::uint8_t[]>(capacity_);
+    storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
     storage_size_ = capacity_;
     head_ = 0;
   }

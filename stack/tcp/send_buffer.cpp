@@ -21,7 +21,7 @@ void SendBuffer::set_capacity(std::size_t capacity) {
     head_ = 0;
     return;
   }
-  auto grown = std::make_unique<std::uint8_t[]>(capacity_);
+  auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
   copy_out(0, std::span(grown.get(), size_));
   storage_ = std::move(grown);
   storage_size_ = capacity_;
@@ -32,7 +32,7 @@ std::size_t SendBuffer::append(std::span<const std::uint8_t> data) {
   const std::size_t n = std::min(data.size(), free());
   if (n == 0) return 0;
   if (!storage_) {
-    storage_ = std::make_unique<std::uint8_t[]>(capacity_);
+    storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
     storage_size_ = capacity_;
     head_ = 0;
   }
