@@ -1,7 +1,8 @@
 // ustackd: runs ustack on a Linux TAP device with the demo services that are asked for.
 //
 //   ustackd --tap tap0 --ip 10.0.0.2/24 [--gw 10.0.0.1] [--mac 02:00:00:00:00:02] [--mtu 1500]
-//           [--host-ip 10.0.0.1/24] [--echo 7] [--discard 9] [--udp-echo 7]
+//           [--host-ip 10.0.0.1/24] [--echo 7] [--discard 9] [--source 19] [--udp-echo 7]
+//           [--http 80 --www DIR]
 //           [--pcap FILE] [--log tcp=debug] [--trace]
 //           [--drop P --duplicate P --reorder P --corrupt P --delay-ms N --fault-seed N]
 //
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "apps/echo_services.h"
+#include "apps/http/server.h"
 #include "apps/tap_host.h"
 #include "stack/socket/api.h"
 
@@ -49,13 +51,25 @@ int main(int argc, char** argv) {
   host.add_options(app);
   std::vector<std::uint16_t> echo_ports;
   std::vector<std::uint16_t> discard_ports;
+  std::vector<std::uint16_t> source_ports;
   std::vector<std::uint16_t> udp_echo_ports;
+  std::vector<std::uint16_t> http_ports;
+  ustack::http::HttpServerConfig http;
+  http.root = ".";
   app.add_option("--echo", echo_ports, "serve TCP echo (RFC 862) on PORT")
       ->check(CLI::Range(1, 65535));
   app.add_option("--discard", discard_ports, "serve TCP discard (RFC 863) on PORT")
       ->check(CLI::Range(1, 65535));
+  app.add_option("--source", source_ports,
+                 "send an endless pattern to every TCP client on PORT (chargen-like)")
+      ->check(CLI::Range(1, 65535));
   app.add_option("--udp-echo", udp_echo_ports, "serve UDP echo (RFC 862) on PORT")
       ->check(CLI::Range(1, 65535));
+  app.add_option("--http", http_ports, "serve static files over HTTP/1.1 on PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--www", http.root, "the directory --http serves")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::string error;
@@ -82,6 +96,21 @@ int main(int argc, char** argv) {
   }
   for (std::uint16_t port : discard_ports) {
     started = started && start_tcp("--discard", port, ustack::apps::serve_discard);
+  }
+  for (std::uint16_t port : source_ports) {
+    started = started && start_tcp("--source", port, ustack::apps::serve_source);
+  }
+  for (std::uint16_t port : http_ports) {
+    if (!started) break;
+    int fd = ustack::apps::open_tcp_server(port);
+    if (fd < 0) {
+      std::fprintf(stderr, "ustackd: --http %u: %s\n", port, std::strerror(errno));
+      started = false;
+      break;
+    }
+    services.tcp_fds.push_back(fd);
+    services.tcp_threads.emplace_back(
+        [fd, &http, &services] { ustack::http::serve_http(fd, http, &services.stopping); });
   }
   for (std::uint16_t port : udp_echo_ports) {
     if (!started) break;
