@@ -107,7 +107,8 @@ NormalizedPath normalize_path(std::string_view target_path) {
     r.path.clear();
     return r;
   }
-  if (r.path.empty()) r.path = "/";
+  // push_back, not = "/": GCC 12 at -O3 warns falsely (-Wrestrict) on the assignment.
+  if (r.path.empty()) r.path.push_back('/');
   r.ok = true;
   return r;
 }
