@@ -253,7 +253,8 @@ TEST(HttpResponse, BadFieldLinesFail) {
         "HTTP/1.1 200 OK\r\nX: a\x7f\r\n\r\n", "HTTP/1.1 200 OK\r\nX(y): 1\r\n\r\n"}) {
     expect_error(text);
   }
-  expect_error(std::string("HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 30));
+  constexpr char kNulInValue[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n";
+  expect_error(std::string(kNulInValue, sizeof kNulInValue - 1));
 }
 
 TEST(HttpResponse, InvalidOrConflictingContentLengthFails) {
