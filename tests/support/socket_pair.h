@@ -48,6 +48,15 @@ inline void PrintTo(const Endpoint& e, std::ostream* os) {
 }
 }  // namespace ustack
 
+// Asserts a call failed with exactly this errno.
+#define EXPECT_ERRNO(call, error)                                         \
+  do {                                                                    \
+    errno = 0;                                                            \
+    const auto result_ = (call);                                          \
+    EXPECT_EQ(result_, -1) << #call;                                      \
+    EXPECT_EQ(errno, error) << #call << ": got " << std::strerror(errno); \
+  } while (0)
+
 namespace ustack::test {
 
 // How long a threaded test waits, in real time, for something that should happen at once. Only

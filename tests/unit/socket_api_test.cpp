@@ -30,15 +30,6 @@ Bytes prefix(const Bytes& b, std::size_t n) {
   return Bytes(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(std::min(n, b.size())));
 }
 
-// Asserts a call failed with exactly this errno.
-#define EXPECT_ERRNO(call, error)                                         \
-  do {                                                                    \
-    errno = 0;                                                            \
-    const auto result_ = (call);                                          \
-    EXPECT_EQ(result_, -1) << #call;                                      \
-    EXPECT_EQ(errno, error) << #call << ": got " << std::strerror(errno); \
-  } while (0)
-
 class SocketApiTest : public ::testing::Test {
  protected:
   explicit SocketApiTest(const ApiPairOptions& options = {}) : pair(options) {}

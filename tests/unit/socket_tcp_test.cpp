@@ -23,14 +23,6 @@ constexpr Ipv4Address kAny{};
 constexpr Ipv4Address kSilent{10, 1, 0, 99};
 constexpr std::uint16_t kPort = 7000;
 
-#define EXPECT_ERRNO(call, error)                                         \
-  do {                                                                    \
-    errno = 0;                                                            \
-    const auto result_ = (call);                                          \
-    EXPECT_EQ(result_, -1) << #call;                                      \
-    EXPECT_EQ(errno, error) << #call << ": got " << std::strerror(errno); \
-  } while (0)
-
 // A poll mask as "IN|OUT|ERR|HUP|RDHUP" (in that order), so failures read like the kernel notes.
 std::string mask_name(short m) {
   std::string out;
