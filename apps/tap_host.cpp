@@ -60,6 +60,11 @@ void TapHost::add_options(CLI::App& app) {
   app.add_option("--log", log_spec_,
                  "log levels, e.g. debug or ip=debug,arp=trace (or USTACK_LOG)");
   app.add_flag("--trace", trace_, "log every frame, decoded, one line each");
+  app.add_option("--offload", offload_,
+                 "TAP offloads (virtio-net header, checksum offload, TSO): on, off, or auto "
+                 "(on where the kernel offers them)")
+      ->check(CLI::IsMember({"on", "off", "auto"}))
+      ->capture_default_str();
   auto* faults = app.add_option_group("Fault injection", "on frames in both directions");
   faults->add_option("--drop", faults_.drop, "drop probability")->check(CLI::Range(0.0, 1.0));
   faults->add_option("--duplicate", faults_.duplicate, "duplicate probability")
@@ -99,11 +104,17 @@ bool TapHost::start(std::string& error) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::string why;
-  tap_ = TapDevice::open(tap_name_, mtu_, why);
+  const TapOffload offload = offload_ == "on"    ? TapOffload::on
+                             : offload_ == "off" ? TapOffload::off
+                                                 : TapOffload::best;
+  tap_ = TapDevice::open(tap_name_, mtu_, why, offload);
   if (!tap_) {
     error = "cannot open TAP " + tap_name_ + ": " + why;
     return false;
   }
+  log::dev().info("{}: offloads {}", tap_->name(),
+                  tap_->vnet_header() ? "on (virtio-net header, checksum, TSO up to 64 KB)"
+                                      : "off (one frame per read/write)");
   if (!host_ip_text_.empty() && !tap_->set_host_address(*Ipv4Cidr::parse(host_ip_text_), why)) {
     error = "cannot set --host-ip " + host_ip_text_ + ": " + why;
     return false;

@@ -1,6 +1,6 @@
 // TapHost: what every program over ustack needs before its first socket call — the command-line
-// flags of DESIGN.md (--tap --ip --gw --mac --mtu --host-ip --pcap --log --trace and the fault
-// injection flags), the TAP device and its decorators, the Stack and the Runtime.
+// flags of DESIGN.md (--tap --ip --gw --mac --mtu --host-ip --pcap --log --trace --offload and the
+// fault injection flags), the TAP device and its decorators, the Stack and the Runtime.
 //
 // A program adds its own flags next to these, calls start(), and then uses only the socket API.
 // Signals: start() blocks SIGINT and SIGTERM in every thread; wait_for_signal() returns when one
@@ -53,6 +53,7 @@ class TapHost {
   std::string log_spec_;
   std::size_t mtu_ = 1500;
   bool trace_ = false;
+  std::string offload_ = "auto";
   FaultConfig faults_;
   double delay_ms_ = 0;
   bool ip_required_;

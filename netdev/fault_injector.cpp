@@ -131,6 +131,10 @@ void FaultInjector::inject(Lane& lane, Packet frame, Instant now) {
     std::size_t byte = rng_.below(frame.size());
     auto bit = static_cast<unsigned>(rng_.below(8));
     frame.data()[byte] ^= static_cast<std::uint8_t>(1u << bit);
+    // The flip happened on the "wire", after the device vouched for the checksum: the stack
+    // must verify it (and a partial checksum then fails, as it should).
+    frame.offload.csum_partial = false;
+    frame.offload.csum_valid = false;
     ++counters_.corrupted;
   }
   std::optional<Packet> copy;

@@ -97,6 +97,11 @@ class FaultInjector final : public NetDevice {
   std::string_view name() const override { return inner_.name(); }
   // The earliest of the inner device's deadline and the next held frame's release.
   Instant next_deadline() const override;
+  // None: the injector stands for a link of MTU-sized frames with finished checksums (a rate
+  // limit or a drop of a 64 KB TSO frame would not be one frame's worth), so TCP behind it makes
+  // neither. Received frames keep the marks the inner device gave them, except corrupted ones.
+  DeviceOffloads offloads() const override { return {}; }
+  void attach(Stats& stats) override { inner_.attach(stats); }
 
   const FaultCounters& counters() const { return counters_; }
   const FaultConfig& config() const { return config_; }

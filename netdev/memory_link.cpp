@@ -47,17 +47,21 @@ std::size_t MemoryLink::Queue::pop(std::vector<Packet>& out, std::size_t max) {
   return taken;
 }
 
-MemoryLink::MemoryLink(std::size_t mtu, std::size_t queue_limit)
+MemoryLink::MemoryLink(std::size_t mtu, std::size_t queue_limit, DeviceOffloads offloads)
     : a_to_b_(queue_limit),
       b_to_a_(queue_limit),
-      a_("mem-a", mtu, b_to_a_, a_to_b_),
-      b_("mem-b", mtu, a_to_b_, b_to_a_) {}
+      a_("mem-a", mtu, offloads, b_to_a_, a_to_b_),
+      b_("mem-b", mtu, offloads, a_to_b_, b_to_a_) {}
 
 bool MemoryLink::End::transmit(Packet frame) {
   // Receivers get Packet::kDefaultHeadroom in front (NetDevice::receive). A sent frame usually
   // has less left, since every layer pushed its header into it, so it is copied into a fresh
   // buffer here, outside the queue lock.
-  if (frame.headroom() < Packet::kDefaultHeadroom) frame = Packet::copy_of(frame.bytes());
+  if (frame.headroom() < Packet::kDefaultHeadroom) {
+    const PacketOffload offload = frame.offload;
+    frame = Packet::copy_of(frame.bytes());
+    frame.offload = offload;
+  }
   // The flag describes how the frame arrived at a stack; the receiver's Ethernet sets it anew.
   frame.link_broadcast = false;
   return outgoing_.push(std::move(frame));

@@ -11,6 +11,11 @@
 //
 // The link delivers frames as they were sent, even ones longer than the MTU, so that the
 // receiving Stack's own checks (eth.oversize) are what a test exercises.
+//
+// With `offloads` the ends offer them to their Stacks (DeviceOffloads), and offloaded frames
+// cross with their PacketOffload marks, the way two virtio-net guests on one host bridge hand
+// each other TSO frames with partial checksums: the receiver takes a GSO frame whole and trusts
+// its checksum. Without, frames carry no marks, as no Stack makes any.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +33,8 @@ class MemoryLink {
   static constexpr std::size_t kDefaultQueueLimit = 4096;
 
   // Throws std::system_error if an eventfd cannot be created (out of descriptors).
-  explicit MemoryLink(std::size_t mtu = kDefaultMtu, std::size_t queue_limit = kDefaultQueueLimit);
+  explicit MemoryLink(std::size_t mtu = kDefaultMtu, std::size_t queue_limit = kDefaultQueueLimit,
+                      DeviceOffloads offloads = {});
   MemoryLink(const MemoryLink&) = delete;
   MemoryLink& operator=(const MemoryLink&) = delete;
 
@@ -58,8 +64,13 @@ class MemoryLink {
 
   class End final : public NetDevice {
    public:
-    End(std::string name, std::size_t mtu, Queue& incoming, Queue& outgoing)
-        : name_(std::move(name)), mtu_(mtu), incoming_(incoming), outgoing_(outgoing) {}
+    End(std::string name, std::size_t mtu, DeviceOffloads offloads, Queue& incoming,
+        Queue& outgoing)
+        : name_(std::move(name)),
+          mtu_(mtu),
+          offloads_(offloads),
+          incoming_(incoming),
+          outgoing_(outgoing) {}
 
     std::size_t receive(std::vector<Packet>& out, std::size_t max) override {
       return incoming_.pop(out, max);
@@ -68,10 +79,12 @@ class MemoryLink {
     int fd() const override { return incoming_.event_fd(); }
     std::size_t mtu() const override { return mtu_; }
     std::string_view name() const override { return name_; }
+    DeviceOffloads offloads() const override { return offloads_; }
 
    private:
     std::string name_;
     std::size_t mtu_;
+    DeviceOffloads offloads_;
     Queue& incoming_;
     Queue& outgoing_;
   };

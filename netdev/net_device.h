@@ -10,9 +10,20 @@
 #include <vector>
 
 #include "stack/base/packet.h"
+#include "stack/base/stats.h"
 #include "stack/base/time.h"
 
 namespace ustack {
+
+// What a device finishes for the stack on transmit (the TAP's TUNSETOFFLOAD features). The stack
+// marks frames it leaves unfinished with Packet::offload; a device offering nothing gets none.
+struct DeviceOffloads {
+  // Takes frames whose TCP checksum is partial (TUN_F_CSUM).
+  bool tx_checksum = false;
+  // Largest IPv4 datagram the device takes as one TSO segment and cuts itself (TUN_F_TSO4);
+  // 0: none, every datagram fits the MTU.
+  std::size_t tso_max = 0;
+};
 
 class NetDevice {
  public:
@@ -41,6 +52,14 @@ class NetDevice {
   // holding frames back (delay, reordering, rate limiting) releases them at this Instant. The
   // Stack folds it into its own next_deadline().
   virtual Instant next_deadline() const { return kNever; }
+
+  // What the device finishes on transmit; decorators that pass frames through unchanged report
+  // their inner device's.
+  virtual DeviceOffloads offloads() const { return {}; }
+
+  // The Stack's counters, given when the device is attached, for drops only the device sees
+  // (a bad virtio-net header). Decorators pass it on.
+  virtual void attach(Stats& stats) { (void)stats; }
 };
 
 }  // namespace ustack

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "stack/base/log.h"
+#include "stack/wire/offload.h"
 
 namespace ustack {
 namespace {
@@ -77,11 +78,31 @@ PcapWriter::~PcapWriter() {
 std::size_t PcapWriter::receive(std::vector<Packet>& out, std::size_t max) {
   std::size_t first = out.size();
   std::size_t n = inner_.receive(out, max);
-  for (std::size_t i = first; i < out.size(); ++i) append_record(out[i].bytes());
+  for (std::size_t i = first; i < out.size(); ++i) append_frame(out[i]);
   return n;
 }
 
+void PcapWriter::append_frame(const Packet& frame) {
+  if (!frame.offload.csum_partial && frame.offload.gso_size == 0) {
+    return append_record(frame.bytes());
+  }
+  // Offloaded (see DeviceOffloads): recorded as the frames that are on the wire, cut to the MSS
+  // and with finished checksums, as tcpdump on a real NIC shows them. A frame the cutter cannot
+  // read goes in as it is.
+  std::vector<Packet> pieces = wire::segment_gso(frame);
+  if (pieces.empty()) return append_record(frame.bytes());
+  for (const Packet& piece : pieces) append_record(piece.bytes());
+}
+
 bool PcapWriter::transmit(Packet frame) {
+  if (frame.offload.csum_partial || frame.offload.gso_size != 0) {
+    // Cut before the frame is handed on (it moves), recorded only if the device took it.
+    std::vector<Packet> pieces = wire::segment_gso(frame);
+    if (pieces.empty()) pieces.push_back(frame.clone());
+    if (!inner_.transmit(std::move(frame))) return false;
+    for (const Packet& piece : pieces) append_record(piece.bytes());
+    return true;
+  }
   append_record(frame.bytes());
   std::size_t record_size = kRecordHeaderSize + std::min<std::size_t>(frame.size(), kSnapLength);
   if (inner_.transmit(std::move(frame))) return true;

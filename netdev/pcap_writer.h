@@ -58,6 +58,9 @@ class PcapWriter final : public NetDevice {
   std::size_t mtu() const override { return inner_.mtu(); }
   std::string_view name() const override { return inner_.name(); }
   Instant next_deadline() const override { return inner_.next_deadline(); }
+  // Offloaded frames are recorded as the frames they stand for (wire::segment_gso).
+  DeviceOffloads offloads() const override { return inner_.offloads(); }
+  void attach(Stats& stats) override { inner_.attach(stats); }
 
   std::uint64_t frames_written() const { return frames_written_; }
   std::uint64_t write_errors() const { return write_errors_; }
@@ -67,6 +70,8 @@ class PcapWriter final : public NetDevice {
              Duration timestamp_offset);
 
   void append_record(std::span<const std::uint8_t> frame);
+  // One record per frame on the wire: an offloaded frame is cut and finished first.
+  void append_frame(const Packet& frame);
   // Writes the buffer to the file and empties it; false (and the records lost) on an error.
   bool write_buffer();
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +17,8 @@
 
 #include "stack/base/log.h"
 #include "stack/wire/ethernet.h"
+#include "stack/wire/ipv4.h"
+#include "stack/wire/virtio_net.h"
 
 namespace ustack {
 namespace {
@@ -76,7 +79,7 @@ bool worth_logging(std::uint64_t count) {
 }  // namespace
 
 std::unique_ptr<TapDevice> TapDevice::open(std::string_view name, std::size_t mtu,
-                                           std::string& error) {
+                                           std::string& error, TapOffload offload) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     error = fmt::format("TAP name '{}' must have 1 to {} characters", name, IFNAMSIZ - 1);
     return nullptr;
@@ -93,11 +96,46 @@ std::unique_ptr<TapDevice> TapDevice::open(std::string_view name, std::size_t mt
     return nullptr;
   }
 
+  bool vnet = offload != TapOffload::off;
+  if (vnet) {
+    // TUNGETFEATURES (Documentation/networking/tuntap.rst): the flags this kernel's tun knows.
+    unsigned int features = 0;
+    if (::ioctl(tun.get(), TUNGETFEATURES, &features) < 0 || (features & IFF_VNET_HDR) == 0) {
+      if (offload == TapOffload::on) {
+        error = "the kernel's tun has no IFF_VNET_HDR (needed for --offload on)";
+        return nullptr;
+      }
+      vnet = false;
+    }
+  }
+
   ifreq ifr = request_for(name);
-  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI);
+  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
   if (::ioctl(tun.get(), TUNSETIFF, &ifr) < 0) {
-    error = errno_message(fmt::format("TUNSETIFF {} (IFF_TAP | IFF_NO_PI)", name));
+    error = errno_message(
+        fmt::format("TUNSETIFF {} (IFF_TAP | IFF_NO_PI{})", name, vnet ? " | IFF_VNET_HDR" : ""));
     return nullptr;
+  }
+  if (vnet) {
+    // The 12-byte header of virtio 1.x (with num_buffers), little-endian on every host: tun's
+    // default is the host's order (legacy virtio), so TUNSETVNETLE matters only on big-endian
+    // hosts, and a kernel without it is little-endian-only anyway.
+    int size = static_cast<int>(wire::VirtioNetHeader::kSize);
+    if (::ioctl(tun.get(), TUNSETVNETHDRSZ, &size) < 0) {
+      error = errno_message(fmt::format("TUNSETVNETHDRSZ {} {}", name, size));
+      return nullptr;
+    }
+    int little_endian = 1;
+    if (::ioctl(tun.get(), TUNSETVNETLE, &little_endian) < 0 &&
+        std::endian::native != std::endian::little) {
+      error = errno_message(fmt::format("TUNSETVNETLE {}", name));
+      return nullptr;
+    }
+    // Checksum offload and TSO for TCP/IPv4 only: ustack does not take UFO or TCPv6 GSO.
+    if (::ioctl(tun.get(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+      error = errno_message(fmt::format("TUNSETOFFLOAD {} TUN_F_CSUM | TUN_F_TSO4", name));
+      return nullptr;
+    }
   }
   // The kernel writes back the name it used (the same, unless the caller passed a pattern such
   // as "tap%d").
@@ -124,14 +162,25 @@ std::unique_ptr<TapDevice> TapDevice::open(std::string_view name, std::size_t mt
     return nullptr;
   }
 
-  return std::unique_ptr<TapDevice>(new TapDevice(tun.release(), std::move(actual_name), mtu));
+  return std::unique_ptr<TapDevice>(
+      new TapDevice(tun.release(), std::move(actual_name), mtu, vnet));
 }
 
-TapDevice::TapDevice(int fd, std::string name, std::size_t mtu)
+TapDevice::TapDevice(int fd, std::string name, std::size_t mtu, bool vnet_header)
     : fd_(fd),
       name_(std::move(name)),
       mtu_(mtu),
-      frame_capacity_(mtu + wire::EthernetHeader::kSize + kOversizeSlack) {}
+      vnet_header_(vnet_header),
+      small_frame_(mtu + wire::EthernetHeader::kSize + kOversizeSlack) {
+  frame_capacity_ = vnet_header_ ? wire::VirtioNetHeader::kSize + wire::EthernetHeader::kSize +
+                                       wire::Ipv4Header::kMaxDatagram
+                                 : small_frame_;
+}
+
+DeviceOffloads TapDevice::offloads() const {
+  if (!vnet_header_) return {};
+  return DeviceOffloads{true, wire::Ipv4Header::kMaxDatagram};
+}
 
 TapDevice::~TapDevice() {
   ::close(fd_);
@@ -160,16 +209,27 @@ bool TapDevice::set_host_address(Ipv4Cidr address, std::string& error) {
 
 std::size_t TapDevice::receive(std::vector<Packet>& out, std::size_t max) {
   std::size_t received = 0;
+  // Frames refused for a bad virtio-net header use up the batch too, so a flood of them cannot
+  // keep this loop (and the timers behind it) going.
+  std::size_t refused = 0;
   // EINTR retries are bounded separately so that a signal storm cannot spin here forever.
   int interrupted = 0;
-  while (received < max) {
+  while (received + refused < max) {
     // One allocation per frame; a buffer pool comes with the performance work.
     if (spare_.capacity() == 0) spare_ = Packet::allocate(frame_capacity_);
     ssize_t n = ::read(fd_, spare_.data(), frame_capacity_);
     if (n > 0) {
       spare_.put(static_cast<std::size_t>(n));
-      out.push_back(std::move(spare_));
-      spare_ = Packet{};
+      Packet frame;
+      if (!vnet_header_) {
+        frame = std::move(spare_);
+      } else if (!take_vnet_frame(frame)) {
+        spare_.trim(0);  // dropped: the buffer is read into again
+        ++refused;
+        continue;
+      }
+      out.push_back(std::move(frame));
+      if (spare_.capacity() != 0) spare_.trim(0);
       ++received;
       continue;
     }
@@ -186,7 +246,42 @@ std::size_t TapDevice::receive(std::vector<Packet>& out, std::size_t max) {
   return received;
 }
 
+bool TapDevice::take_vnet_frame(Packet& frame) {
+  const std::span<const std::uint8_t> bytes = spare_.bytes();
+  auto header = wire::VirtioNetHeader::parse(bytes);
+  wire::Parsed<PacketOffload> offload =
+      header ? header->to_offload(bytes.subspan(wire::VirtioNetHeader::kSize))
+             : wire::Parsed<PacketOffload>(header.error());
+  if (!offload) {
+    ++counters_.rx_bad_vnet;
+    if (stats_ != nullptr) {
+      if (header) {
+        stats_->drop(offload.error(), "{}: {}, frame {} bytes", name_, *header,
+                     bytes.size() - wire::VirtioNetHeader::kSize);
+      } else {
+        stats_->drop(offload.error(), "{}: read {} bytes", name_, bytes.size());
+      }
+    }
+    return false;
+  }
+  if (bytes.size() - wire::VirtioNetHeader::kSize <= small_frame_) {
+    // Copied out, so the 64 KB buffer is kept for the next read.
+    frame = Packet::copy_of(bytes.subspan(wire::VirtioNetHeader::kSize));
+  } else {
+    spare_.pull(wire::VirtioNetHeader::kSize);
+    frame = std::move(spare_);
+    spare_ = Packet{};
+  }
+  frame.offload = *offload;
+  return true;
+}
+
 bool TapDevice::transmit(Packet frame) {
+  if (vnet_header_) {
+    // In the frame's headroom, so that header and frame go out in one write.
+    const auto header = wire::VirtioNetHeader::for_frame(frame.offload, frame.bytes());
+    header.emit(frame.push(wire::VirtioNetHeader::kSize));
+  }
   for (int attempt = 0; attempt < 8; ++attempt) {
     ssize_t n = ::write(fd_, frame.data(), frame.size());
     if (n >= 0) return true;  // tun writes are all or nothing: one write is one frame

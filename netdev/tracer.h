@@ -31,6 +31,9 @@ class Tracer final : public NetDevice {
   std::size_t mtu() const override { return inner_.mtu(); }
   std::string_view name() const override { return inner_.name(); }
   Instant next_deadline() const override { return inner_.next_deadline(); }
+  // A TSO frame is logged as the one large segment it is.
+  DeviceOffloads offloads() const override { return inner_.offloads(); }
+  void attach(Stats& stats) override { inner_.attach(stats); }
 
  private:
   NetDevice& inner_;

@@ -29,6 +29,8 @@ class Interface {
   const std::optional<Ipv4Address>& gateway() const { return config_.gateway; }
   // The largest IP datagram this link carries.
   std::size_t mtu() const { return device_->mtu(); }
+  // What the device finishes on transmit: partial TCP checksums, TSO segments up to tso_max.
+  DeviceOffloads offloads() const { return device_->offloads(); }
 
   bool is_on_link(Ipv4Address a) const { return config_.address.contains(a); }
   // Addresses that reach this host through this interface (RFC 1122 3.2.1.3): our own address,

@@ -18,9 +18,14 @@ Stack::Stack(Rng rng, const StackConfig& config)
 Interface& Stack::add_interface(NetDevice& device, const InterfaceConfig& config) {
   interfaces_.push_back(std::make_unique<Interface>(interfaces_.size(), device, config));
   Interface& iface = *interfaces_.back();
-  log::stack().info("interface {} on {}: {} mac {} mtu {}{}", iface.index(), device.name(),
-                    config.address, config.mac, device.mtu(),
-                    config.gateway ? fmt::format(" gw {}", *config.gateway) : std::string{});
+  device.attach(stats_);
+  const DeviceOffloads offloads = device.offloads();
+  log::stack().info("interface {} on {}: {} mac {} mtu {}{}, offloads: {}", iface.index(),
+                    device.name(), config.address, config.mac, device.mtu(),
+                    config.gateway ? fmt::format(" gw {}", *config.gateway) : std::string{},
+                    offloads.tso_max != 0  ? fmt::format("checksum, tso {}", offloads.tso_max)
+                    : offloads.tx_checksum ? "checksum"
+                                           : "none");
   arp_.announce(iface);
   device.flush();
   return iface;
@@ -33,6 +38,7 @@ void Stack::poll(Instant now) {
     iface->device().receive(receive_batch_, config_.receive_batch);
     for (Packet& frame : receive_batch_) {
       stats_.add(Counter::dev_rx_frames);
+      if (frame.offload.gso_size != 0) stats_.add(Counter::dev_rx_gso);
       ethernet_.input(*iface, std::move(frame));
     }
   }
@@ -77,8 +83,10 @@ void Stack::receive_frame(Interface& iface, Packet frame) {
 }
 
 void Stack::transmit(Interface& iface, Packet frame) {
+  const bool gso = frame.offload.gso_size != 0;
   if (iface.device().transmit(std::move(frame))) {
     stats_.add(Counter::dev_tx_frames);
+    if (gso) stats_.add(Counter::dev_tx_gso);
   } else {
     stats_.drop(Counter::dev_tx_full, "on {}", iface.device().name());
   }

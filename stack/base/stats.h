@@ -20,6 +20,11 @@ namespace ustack {
   X(dev_rx_frames, "dev.rx_frames", dev)                                   \
   X(dev_tx_frames, "dev.tx_frames", dev)                                   \
   X(dev_tx_full, "dev.tx_full", dev)                                       \
+  X(dev_rx_gso, "dev.rx_gso", dev)                                         \
+  X(dev_tx_gso, "dev.tx_gso", dev)                                         \
+  X(dev_bad_vnet_header, "dev.bad_vnet_header", dev)                       \
+  X(dev_bad_gso, "dev.bad_gso", dev)                                       \
+  X(dev_bad_csum_offset, "dev.bad_csum_offset", dev)                       \
   X(eth_rx, "eth.rx", eth)                                                 \
   X(eth_tx, "eth.tx", eth)                                                 \
   X(eth_runt, "eth.runt", eth)                                             \

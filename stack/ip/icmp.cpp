@@ -100,6 +100,8 @@ void Icmp::answer_echo(Interface& iface, const Ipv4Header& ip, const IcmpHeader&
     checksum = wire::checksum(message.bytes());
   }
   wire::store_be16(h + 2, checksum);
+  // The reply's checksum is complete; what the device said about the request must not go out.
+  message.offload = PacketOffload{};
   log::icmp().trace("tx echo reply id {} seq {} to {}", request.echo_id(), request.echo_sequence(),
                     ip.src);
 

@@ -115,7 +115,12 @@ int Ipv4::output(Packet payload, const Ipv4OutputParams& params) {
     return 0;
   }
 
-  if (header.total_length > route->iface->mtu()) {
+  // A TSO segment (PacketOffload::gso_size) is cut to the MTU by the device, each piece a whole
+  // TCP segment with DF set: never fragmented here. TCP makes them only up to the device's
+  // tso_max.
+  const bool tso =
+      payload.offload.gso_size != 0 && header.total_length <= route->iface->offloads().tso_max;
+  if (header.total_length > route->iface->mtu() && !tso) {
     if (params.dont_fragment) {
       stats.drop(Counter::ip_too_big, "{} bytes, mtu {}", header.total_length, route->iface->mtu());
       return EMSGSIZE;

@@ -1,6 +1,7 @@
 #include "stack/link/ethernet.h"
 
 #include "stack/stack.h"
+#include "stack/wire/ipv4.h"
 
 namespace ustack::link {
 
@@ -15,7 +16,11 @@ void Ethernet::input(Interface& iface, Packet frame) {
   if (!header) return stats.drop(header.error(), "{} bytes", frame.size());
   // A TAP may hand over frames larger than the MTU we advertised (the kernel side's MTU can be
   // changed under us); they would not fit the buffers sized from our MTU, so refuse them here.
-  if (frame.size() > iface.mtu() + EthernetHeader::kSize) {
+  // A GSO frame (a train of MTU-sized TCP segments the kernel left uncut, PacketOffload) is
+  // larger by design; it still holds at most one IPv4 datagram.
+  const std::size_t limit =
+      frame.offload.gso_size != 0 ? wire::Ipv4Header::kMaxDatagram : iface.mtu();
+  if (frame.size() > limit + EthernetHeader::kSize) {
     return stats.drop(Counter::eth_oversize, "{} bytes, mtu {}", frame.size(), iface.mtu());
   }
   if (header->dst != iface.mac() && !header->dst.is_broadcast()) {

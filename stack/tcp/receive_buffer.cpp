@@ -137,7 +137,9 @@ void ReceiveBuffer::copy_in(std::size_t offset, const std::uint8_t* src, std::si
   const std::size_t at = ring_index(offset);
   const std::size_t part = std::min(n, storage_size_ - at);
   std::memcpy(storage_.get() + at, src, part);
-  std::memcpy(storage_.get(), src + part, n - part);
+  // Only a copy that wraps past the end of the ring has a second part (a memcpy of 0 bytes is
+  // still a library call, once per segment).
+  if (n > part) std::memcpy(storage_.get(), src + part, n - part);
 }
 
 void ReceiveBuffer::copy_from(std::size_t offset, std::uint8_t* dst, std::size_t n) const {
@@ -145,7 +147,7 @@ void ReceiveBuffer::copy_from(std::size_t offset, std::uint8_t* dst, std::size_t
   const std::size_t at = ring_index(offset);
   const std::size_t part = std::min(n, storage_size_ - at);
   std::memcpy(dst, storage_.get() + at, part);
-  std::memcpy(dst + part, storage_.get(), n - part);
+  if (n > part) std::memcpy(dst + part, storage_.get(), n - part);
 }
 
 void ReceiveBuffer::replace_ranges(std::size_t first, std::size_t last, const Range* merged) {

@@ -40,7 +40,9 @@ std::size_t SendBuffer::append(std::span<const std::uint8_t> data) {
   if (tail >= storage_size_) tail -= storage_size_;
   const std::size_t first = std::min(n, storage_size_ - tail);
   std::memcpy(storage_.get() + tail, data.data(), first);
-  std::memcpy(storage_.get(), data.data() + first, n - first);
+  // Only a copy that wraps past the end of the ring has a second part (a memcpy of 0 bytes is
+  // still a library call).
+  if (n > first) std::memcpy(storage_.get(), data.data() + first, n - first);
   size_ += n;
   return n;
 }
@@ -52,7 +54,7 @@ void SendBuffer::copy_out(std::size_t offset, std::span<std::uint8_t> out) const
   if (at >= storage_size_) at -= storage_size_;
   const std::size_t first = std::min(out.size(), storage_size_ - at);
   std::memcpy(out.data(), storage_.get() + at, first);
-  std::memcpy(out.data() + first, storage_.get(), out.size() - first);
+  if (out.size() > first) std::memcpy(out.data() + first, storage_.get(), out.size() - first);
 }
 
 void SendBuffer::consume(std::size_t n) {

@@ -76,9 +76,14 @@ struct Tcb {
   std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 5.2, SWS)
   std::uint8_t snd_wscale = 0;    // the peer's shift (RFC 7323 2.2)
   std::uint16_t snd_mss = 536;    // data bytes per segment we send (options already taken off)
-  bool fin_queued = false;        // the application closed its side: FIN after the data
-  bool fin_sent = false;          // FIN occupies fin_seq
-  Seq fin_seq;                    // our FIN's sequence number, once sent
+  // The interface's device offloads (DeviceOffloads), read when the connection opens: leave the
+  // checksum to the device, and send TSO segments of up to tso_max bytes of IPv4 datagram
+  // (0: every segment at most snd_mss).
+  bool checksum_offload = false;
+  std::uint32_t tso_max = 0;
+  bool fin_queued = false;  // the application closed its side: FIN after the data
+  bool fin_sent = false;    // FIN occupies fin_seq
+  Seq fin_seq;              // our FIN's sequence number, once sent
 
   // Receive side.
   Seq irs;                         // initial receive sequence number

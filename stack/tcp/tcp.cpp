@@ -210,6 +210,10 @@ void Tcp::init_connection(TcpSocket& s, const Interface& iface) {
   t.snd_max = t.iss;
   t.rcv_wscale = our_wscale_;
   t.rcv_mss = mss_for(iface);
+  const DeviceOffloads offloads = iface.offloads();
+  t.checksum_offload = offloads.tx_checksum;
+  // A TSO segment leaves its checksum to the device too; without that, no TSO.
+  t.tso_max = offloads.tx_checksum ? static_cast<std::uint32_t>(offloads.tso_max) : 0;
   if (s.user_mss != 0) t.rcv_mss = std::min(t.rcv_mss, s.user_mss);
   t.snd_mss = 536;  // RFC 9293 3.7.1 MUST-15: the default until the peer says otherwise
   t.rtt = RttEstimator(config_.rtt);

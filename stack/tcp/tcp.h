@@ -227,6 +227,9 @@ class Tcp {
   void send_syn(TcpSocket& s);
   void send_ack(TcpSocket& s);
   bool send_new_data(TcpSocket& s);
+  // The most data one segment of this connection may carry: snd_mss, or with TSO a multiple of
+  // it up to the device's tso_max.
+  static std::uint32_t max_segment(const Tcb& t);
   bool send_recovery(TcpSocket& s);
   // Sends the segment at SND.UNA again (fast retransmit, NewReno partial ACK).
   void retransmit_first(TcpSocket& s);

@@ -95,7 +95,9 @@ void Tcp::send_segment(TcpSocket& s, Seq seq, std::uint32_t length, std::uint8_t
       // carries no SACK blocks rather than grow past the path MTU.
       const std::size_t full =
           std::size_t{t.snd_mss} + TcpHeader::kMinSize + (t.ts_enabled ? 12 : 0);
-      while (h.options.sack_count > 0 && h.emit_size() + length > full) --h.options.sack_count;
+      // A TSO segment is cut into pieces of at most snd_mss bytes, each with this header.
+      const std::size_t piece = std::min<std::size_t>(length, t.snd_mss);
+      while (h.options.sack_count > 0 && h.emit_size() + piece > full) --h.options.sack_count;
     }
   } else if (t.ts_enabled) {
     h.options.timestamps = wire::TcpTimestamps{tsval(s), t.ts_recent};
@@ -109,7 +111,11 @@ void Tcp::send_segment(TcpSocket& s, Seq seq, std::uint32_t length, std::uint8_t
   h.payload_length = static_cast<std::uint16_t>(length);  // for the trace line
   const std::size_t header_size = h.emit_size();
   p.push(header_size);
-  h.emit(p.bytes(), s.local.address, s.remote.address);
+  // Offloads (DeviceOffloads, PacketOffload): the device finishes the checksum, and cuts a
+  // segment longer than the MSS into MSS-sized ones (virtio GSO_TCPV4 with gso_size = MSS).
+  h.emit(p.bytes(), s.local.address, s.remote.address, t.checksum_offload);
+  p.offload.csum_partial = t.checksum_offload;
+  if (length > t.snd_mss) p.offload.gso_size = t.snd_mss;
   log::tcp().trace("tx {} > {} {}", s.local, s.remote, h);
 
   if (h.has_ack()) {
@@ -229,6 +235,15 @@ void Tcp::send_synack_cookie(const Segment& seg, Seq cookie, std::uint16_t mss) 
   stack_.ipv4().output(std::move(p), params);
 }
 
+std::uint32_t Tcp::max_segment(const Tcb& t) {
+  // With TSO, as many whole MSS-sized pieces as one IPv4 datagram of tso_max bytes holds next to
+  // the largest IP and TCP headers (RFC 791, RFC 9293 3.1: 60 bytes each).
+  constexpr std::uint32_t kHeaders = wire::Ipv4Header::kMaxSize + TcpHeader::kMaxSize;
+  if (t.tso_max <= kHeaders + t.snd_mss) return t.snd_mss;
+  const std::uint32_t room = t.tso_max - kHeaders;
+  return room - room % t.snd_mss;
+}
+
 bool Tcp::send_new_data(TcpSocket& s) {
   Tcb& t = s.tcb;
   bool sent = false;
@@ -250,7 +265,10 @@ bool Tcp::send_new_data(TcpSocket& s) {
                                         ? t.sack.pipe(t.snd_una, t.snd_max, t.high_rxt, t.snd_mss)
                                         : seq_offset(t.snd_una, t.snd_nxt);
     const std::uint32_t cwnd_room = t.cc.cwnd() > in_flight ? t.cc.cwnd() - in_flight : 0;
-    std::uint32_t length = std::min({unsent, std::uint32_t{t.snd_mss}, peer_room, cwnd_room});
+    std::uint32_t length = std::min({unsent, max_segment(t), peer_room, cwnd_room});
+    // A TSO segment carries whole MSS-sized pieces only: a shorter tail goes on its own below,
+    // under the same SWS and Nagle rules as without TSO.
+    if (length > t.snd_mss) length -= length % t.snd_mss;
 
     if (unsent == 0) {
       // Only the FIN is left: it takes no window (Linux sends it regardless, as RFC 9293

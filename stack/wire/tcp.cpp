@@ -6,6 +6,7 @@
 #include "stack/wire/bytes.h"
 #include "stack/wire/checksum.h"
 #include "stack/wire/ipv4.h"
+#include "stack/wire/offload.h"
 
 namespace ustack::wire {
 namespace {
@@ -164,7 +165,7 @@ std::size_t TcpOptions::emit(std::uint8_t* out) const {
 }
 
 Parsed<TcpHeader> TcpHeader::parse(std::span<const std::uint8_t> segment, Ipv4Address src,
-                                   Ipv4Address dst) {
+                                   Ipv4Address dst, bool verify_checksum) {
   if (segment.size() < kMinSize) return Counter::tcp_short;
   const std::uint8_t* in = segment.data();
   TcpHeader h;
@@ -182,11 +183,13 @@ Parsed<TcpHeader> TcpHeader::parse(std::span<const std::uint8_t> segment, Ipv4Ad
   }
   // The pseudo-header carries the TCP length in 16 bits; no IPv4 datagram holds more.
   if (segment.size() > Ipv4Header::kMaxDatagram) return Counter::tcp_bad_checksum;
-  ChecksumAccumulator acc;
-  add_pseudo_header(acc, src, dst, static_cast<std::uint8_t>(IpProtocol::tcp),
-                    static_cast<std::uint16_t>(segment.size()));
-  acc.add(segment);
-  if (acc.finish() != 0) return Counter::tcp_bad_checksum;
+  if (verify_checksum) {
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, src, dst, static_cast<std::uint8_t>(IpProtocol::tcp),
+                      static_cast<std::uint16_t>(segment.size()));
+    acc.add(segment);
+    if (acc.finish() != 0) return Counter::tcp_bad_checksum;
+  }
   auto options = TcpOptions::parse(segment.subspan(kMinSize, h.header_length - kMinSize));
   if (!options) return options.error();
   h.options = *options;
@@ -194,8 +197,8 @@ Parsed<TcpHeader> TcpHeader::parse(std::span<const std::uint8_t> segment, Ipv4Ad
   return h;
 }
 
-std::size_t TcpHeader::emit(std::span<std::uint8_t> segment, Ipv4Address src,
-                            Ipv4Address dst) const {
+std::size_t TcpHeader::emit(std::span<std::uint8_t> segment, Ipv4Address src, Ipv4Address dst,
+                            bool checksum_partial) const {
   const std::size_t size = emit_size();
   assert(segment.size() >= size && segment.size() <= Ipv4Header::kMaxDatagram);
   std::uint8_t* out = segment.data();
@@ -209,6 +212,11 @@ std::size_t TcpHeader::emit(std::span<std::uint8_t> segment, Ipv4Address src,
   store_be16(out + 16, 0);
   store_be16(out + 18, urgent_pointer);
   options.emit(out + kMinSize);
+  if (checksum_partial) {
+    store_be16(out + 16, pseudo_header_partial(src, dst, static_cast<std::uint8_t>(IpProtocol::tcp),
+                                               static_cast<std::uint16_t>(segment.size())));
+    return size;
+  }
   ChecksumAccumulator acc;
   add_pseudo_header(acc, src, dst, static_cast<std::uint8_t>(IpProtocol::tcp),
                     static_cast<std::uint16_t>(segment.size()));

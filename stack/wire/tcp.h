@@ -159,9 +159,10 @@ struct TcpHeader {
   // `segment` is the IP payload (already trimmed to the IP total length). Checks, in order:
   // tcp.short (under 20 bytes), tcp.bad_offset (data offset < 5 or past the segment),
   // tcp.bad_checksum (over the pseudo-header and the whole segment; also a segment longer than
-  // the pseudo-header's 16-bit length can say), tcp.bad_options.
+  // the pseudo-header's 16-bit length can say), tcp.bad_options. verify_checksum is false only
+  // for a segment whose checksum the local kernel vouches for (PacketOffload::checksum_trusted).
   static Parsed<TcpHeader> parse(std::span<const std::uint8_t> segment, Ipv4Address src,
-                                 Ipv4Address dst);
+                                 Ipv4Address dst, bool verify_checksum = true);
 
   // The header bytes emit() writes: 20 plus the options.
   std::size_t emit_size() const { return kMinSize + options.emit_size(); }
@@ -170,7 +171,10 @@ struct TcpHeader {
   // pseudo-header and the whole segment, whose data must already be in place after the header.
   // header_length, checksum and payload_length are ignored (computed from the options and the
   // span). segment.size() must be at least emit_size() and at most 65535. Returns emit_size().
-  std::size_t emit(std::span<std::uint8_t> segment, Ipv4Address src, Ipv4Address dst) const;
+  // With checksum_partial the field gets only the pseudo-header sum, for a device that
+  // finishes it (PacketOffload::csum_partial), and the data is not read.
+  std::size_t emit(std::span<std::uint8_t> segment, Ipv4Address src, Ipv4Address dst,
+                   bool checksum_partial = false) const;
 };
 
 }  // namespace ustack::wire

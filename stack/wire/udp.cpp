@@ -6,7 +6,7 @@
 namespace ustack::wire {
 
 Parsed<UdpHeader> UdpHeader::parse(std::span<const std::uint8_t> datagram, Ipv4Address src,
-                                   Ipv4Address dst) {
+                                   Ipv4Address dst, bool verify_checksum) {
   if (datagram.size() < kSize) return Counter::udp_short;
   UdpHeader h;
   h.src_port = load_be16(datagram.data());
@@ -14,7 +14,7 @@ Parsed<UdpHeader> UdpHeader::parse(std::span<const std::uint8_t> datagram, Ipv4A
   h.length = load_be16(datagram.data() + 4);
   h.checksum = load_be16(datagram.data() + 6);
   if (h.length < kSize || h.length > datagram.size()) return Counter::udp_bad_length;
-  if (h.checksum != 0) {
+  if (h.checksum != 0 && verify_checksum) {
     ChecksumAccumulator acc;
     add_pseudo_header(acc, src, dst, static_cast<std::uint8_t>(IpProtocol::udp), h.length);
     acc.add(datagram.first(h.length));

@@ -33,9 +33,10 @@ struct UdpHeader {
 
   // `datagram` is the IP payload. Checks udp.short, udp.bad_length (length field < 8 or past
   // the IP payload) and, when the checksum field is not zero, udp.bad_checksum (RFC 1122 4.1.3.4).
-  // Bytes after `length` are not part of the datagram; the caller trims them.
+  // Bytes after `length` are not part of the datagram; the caller trims them. verify_checksum is
+  // false only for a datagram the local kernel vouches for (PacketOffload::checksum_trusted).
   static Parsed<UdpHeader> parse(std::span<const std::uint8_t> datagram, Ipv4Address src,
-                                 Ipv4Address dst);
+                                 Ipv4Address dst, bool verify_checksum = true);
 
   // Writes the header at datagram[0..8) with length = datagram.size() and the checksum over
   // the pseudo-header and the whole datagram, whose data must already be in place.

@@ -251,6 +251,8 @@ inline CounterMap counters(const Stats& stats) {
 inline bool is_traffic_counter(std::string_view name) {
   static constexpr std::string_view kTraffic[] = {"dev.rx_frames",
                                                   "dev.tx_frames",
+                                                  "dev.rx_gso",
+                                                  "dev.tx_gso",
                                                   "eth.rx",
                                                   "eth.tx",
                                                   "arp.rx",

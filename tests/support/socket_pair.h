@@ -39,6 +39,7 @@
 #include "stack/stack.h"
 #include "stack/udp/udp.h"
 #include "support/frames.h"
+#include "support/software_gso.h"
 #include "support/two_stacks.h"  // kIpA, kIpB, kMacA, kMacB
 
 namespace ustack {
@@ -71,13 +72,18 @@ struct ApiPairOptions {
   std::uint64_t seed = 1;
   // Faults on A's end of the link (both directions unless the config says otherwise).
   std::optional<FaultConfig> faults;
+  // Offloads the link offers both stacks (MemoryLink carries the marked frames); with any, each
+  // stack's end goes through a SoftwareGso (gso_a(), gso_b()) that records what it sends and,
+  // with split_gso, cuts offloaded frames into MTU-sized ones on the way out.
+  DeviceOffloads offloads{};
+  bool split_gso = false;
 };
 
 class ApiPair {
  public:
   explicit ApiPair(const ApiPairOptions& options = {})
       : real_time_(options.real_time),
-        link_(options.mtu),
+        link_(options.mtu, MemoryLink::kDefaultQueueLimit, options.offloads),
         injector_(options.faults
                       ? std::make_unique<FaultInjector>(link_.a(), clock_ref(), *options.faults)
                       : nullptr),
@@ -88,9 +94,16 @@ class ApiPair {
     quiet_logs();
     a_.set_now(clock_ref().now());
     b_.set_now(clock_ref().now());
-    a_.add_interface(injector_ ? static_cast<NetDevice&>(*injector_) : link_.a(),
-                     interface_config(kMacA, kIpA));
-    b_.add_interface(link_.b(), interface_config(kMacB, kIpB));
+    NetDevice* end_a = injector_ ? static_cast<NetDevice*>(injector_.get()) : &link_.a();
+    NetDevice* end_b = &link_.b();
+    if (options.offloads.tx_checksum || options.offloads.tso_max != 0) {
+      gso_a_ = std::make_unique<SoftwareGso>(*end_a, options.offloads, options.split_gso);
+      gso_b_ = std::make_unique<SoftwareGso>(*end_b, options.offloads, options.split_gso);
+      end_a = gso_a_.get();
+      end_b = gso_b_.get();
+    }
+    a_.add_interface(*end_a, interface_config(kMacA, kIpA));
+    b_.add_interface(*end_b, interface_config(kMacB, kIpB));
     if (!real_time_) step(0ms);
   }
   ~ApiPair() {
@@ -108,6 +121,8 @@ class ApiPair {
   Runtime& runtime_b() { return runtime_b_; }
   ManualClock& clock() { return manual_; }
   FaultInjector& injector() { return *injector_; }
+  SoftwareGso& gso_a() { return *gso_a_; }
+  SoftwareGso& gso_b() { return *gso_b_; }
 
   // Starts both I/O threads (real time only).
   void start() {
@@ -186,6 +201,8 @@ class ApiPair {
   SteadyClock steady_;
   MemoryLink link_;
   std::unique_ptr<FaultInjector> injector_;
+  std::unique_ptr<SoftwareGso> gso_a_;
+  std::unique_ptr<SoftwareGso> gso_b_;
   Stack a_;
   Stack b_;
   Runtime runtime_a_;

@@ -122,6 +122,28 @@ TEST(Checksum, MisalignedSpans) {
   }
 }
 
+TEST(Checksum, EveryLengthTo300AtEveryAlignment) {
+  // The sum reads 64-byte blocks, then 8-byte words, then a 4/2/1-byte tail: every length up to
+  // 300 at every start offset within a word crosses each boundary between those paths, including
+  // odd lengths (a zero-padded last byte) and all-0xff data (a carry out of every addition).
+  Rng rng(300);
+  const std::vector<std::uint8_t> random = random_bytes(rng, 308);
+  const std::vector<std::uint8_t> all_ff(308, 0xff);
+  std::vector<std::uint8_t> high_bytes(308);
+  for (std::size_t i = 0; i < high_bytes.size(); ++i) {
+    high_bytes[i] = static_cast<std::uint8_t>(0x80 | (i * 13));
+  }
+  const std::vector<std::uint8_t>* buffers[] = {&random, &all_ff, &high_bytes};
+  for (const auto* v : buffers) {
+    for (std::size_t offset = 0; offset < 8; ++offset) {
+      for (std::size_t n = 0; n <= 300; ++n) {
+        std::span<const std::uint8_t> s(v->data() + offset, n);
+        ASSERT_EQ(checksum(s), reference_checksum(s)) << "offset " << offset << " n " << n;
+      }
+    }
+  }
+}
+
 TEST(Checksum, StoredChecksumVerifiesToZero) {
   Rng rng(5);
   for (int round = 0; round < 500; ++round) {

@@ -159,8 +159,11 @@ class PacketPrinter:
 
 
 def packet_buffer(val):
-    """The address held by Packet::buffer_, a std::unique_ptr<uint8_t[]>."""
+    """The address held by Packet::buffer_, a raw owning pointer (or, in builds from before the
+    packet pool, a std::unique_ptr<uint8_t[]>)."""
     ptr = val["buffer_"]
+    if ptr.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+        return int(ptr)
     # Both libstdc++ and libc++ keep the raw pointer first in the unique_ptr object.
     if ptr.address is not None:
         raw_type = _u8_type().pointer().pointer()
