@@ -103,6 +103,51 @@ for r in rows:
         f"{'n/a' if ratio is None else f'{ratio:.2f}'} | {r['better']} | "
         f"{' / '.join(counts) if counts else '-'} |"
     )
+# The performance issue's goals, judged from this run's medians (never a pass/fail test: a
+# reading aid). Each: label, the value as text, met (True/False/None when a figure is missing).
+by_id = {r["id"]: r for r in out_rows}
+
+
+def med(rid, side="ustack"):
+    r = by_id.get(rid)
+    return None if r is None else r[side]["median"]
+
+
+def goal_ratio(label, value, limit, higher):
+    if value is None:
+        return (label, "n/a", None)
+    ok = value >= limit if higher else value <= limit
+    return (label, f"{value:.2f}", ok)
+
+
+goals = []
+if "ping" in by_id and "ping_tap" in by_id:
+    p, t = med("ping"), med("ping_tap")
+    goals.append(goal_ratio("ping RTT / bare TAP echo's ≤ 1.1", p / t if p and t else None, 1.1,
+                            False))
+for rid, what in (("bulk_in", "bulk host→stack"), ("bulk_out", "bulk stack→host"),
+                  ("http_ka", "HTTP keep-alive"), ("http_close", "HTTP connection per request")):
+    if rid in by_id:
+        goals.append(goal_ratio(f"{what} / kernel's ≥ 1", by_id[rid]["ratio"], 1.0, True))
+if "echo" in by_id:
+    e = med("echo")
+    goals.append(("echo ≥ 600 MB/s", "n/a" if e is None else f"{e:.0f} MB/s",
+                  None if e is None else e >= 600))
+if "hold_mem" in by_id:
+    n, m = med("hold"), med("hold_mem")
+    goals.append((f"idle connections: {0 if n is None else n:.0f} held at ≤ 4 KiB each "
+                  "(the goal: 50,000)",
+                  "n/a" if m is None else f"{m:.2f} KiB",
+                  None if m is None or n is None else (m <= 4.0 and n >= 50000)))
+if goals:
+    md.append("")
+    md.append("Goals (the performance issue's; read from the medians above):")
+    md.append("")
+    md.append("| goal | this run | met |")
+    md.append("|---|---:|---|")
+    for label, value, ok in goals:
+        md.append(f"| {label} | {value} | {'n/a' if ok is None else ('yes' if ok else 'no')} |")
+
 if notes:
     md.append("")
     md.append("Notes:")
@@ -112,6 +157,7 @@ text = "\n".join(md)
 with open(out_base + ".md", "w", encoding="utf-8") as f:
     f.write(text)
 with open(out_base + ".json", "w", encoding="utf-8") as f:
-    json.dump({"meta": meta, "rows": out_rows}, f, indent=2)
+    json.dump({"meta": meta, "rows": out_rows,
+               "goals": [{"goal": g[0], "value": g[1], "met": g[2]} for g in goals]}, f, indent=2)
     f.write("\n")
 print(text)
