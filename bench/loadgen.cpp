@@ -8,20 +8,29 @@
 //   loadgen rr HOST PORT SECONDS          1-byte request/response on one connection (TCP_RR)
 //   loadgen connect-rate HOST PORT SECONDS  connect + close, as fast as possible
 //   loadgen hold HOST PORT N              open N idle connections, report, hold them until SIGTERM
-//   loadgen serve --discard P --echo P --source P   the kernel-side servers for the baseline
+//   loadgen serve --discard P --echo P --source P [--processes K]
+//                                         the kernel-side servers for the baseline
+//
+// A process may have no more descriptors than its hard RLIMIT_NOFILE, which a container without
+// CAP_SYS_RESOURCE cannot raise (20,000 on the CI machines). So `hold` spreads its connections
+// over as many processes as that needs, and `serve --processes K` runs K processes whose
+// listening sockets share each port with SO_REUSEPORT.
 //
 // Every client prints exactly one JSON object on one line on stdout (tools/bench parses it) and
 // exits non-zero, with a message on stderr, if the run did not complete: a benchmark that lost
 // data must not print a speed.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -91,6 +100,33 @@ void raise_fd_limit(rlim_t want) {
     n = {r.rlim_max, r.rlim_max};
     setrlimit(RLIMIT_NOFILE, &n);
   }
+}
+
+// How many descriptors this process may open: the soft limit after raising it as far as allowed.
+rlim_t fd_capacity(rlim_t want) {
+  raise_fd_limit(want);
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  return r.rlim_cur;
+}
+
+// Forks a child that dies with its parent (PR_SET_PDEATHSIG), so no worker outlives a killed
+// loadgen. Returns the child's PID in the parent and 0 in the child.
+pid_t fork_worker() {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) die_errno("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) std::_Exit(1);  // the parent died before prctl took effect
+  }
+  return pid;
+}
+
+// Stops and reaps the workers.
+void stop_workers(const std::vector<pid_t>& workers) {
+  for (pid_t w : workers) kill(w, SIGTERM);
+  for (pid_t w : workers) waitpid(w, nullptr, 0);
 }
 
 void set_nodelay(int fd) {
@@ -320,17 +356,9 @@ int connect_rate(const std::string& host, std::uint16_t port, double duration, i
   return 0;
 }
 
-// Opens N connections with at most `window` handshakes in flight (the server's SYN backlog is
-// finite), prints the JSON line, then holds them idle until SIGTERM or SIGINT.
-int hold(const std::string& host, std::uint16_t port, int count, int window, double limit) {
-  const sockaddr_in to = resolve(host, port);
-  raise_fd_limit(static_cast<rlim_t>(count) + 64);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+// Opens `count` connections with at most `window` handshakes in flight (the server's SYN
+// backlog is finite) and returns their descriptors; dies if they are not all up within `limit`.
+std::vector<int> open_idle(const sockaddr_in& to, int count, int window, double limit) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die_errno("epoll_create1");
   std::vector<int> open_fds;
@@ -376,15 +404,68 @@ int hold(const std::string& host, std::uint16_t port, int count, int window, dou
       ++established;
     }
   }
+  close(ep);
+  return open_fds;
+}
+
+// Holds N connections open, spread over as many worker processes as the descriptor limit needs,
+// prints the JSON line once all are up, then holds them until SIGTERM or SIGINT.
+int hold(const std::string& host, std::uint16_t port, int count, int window, double limit) {
+  const sockaddr_in to = resolve(host, port);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  // Blocked before any fork: the workers inherit the mask and sigwait like the parent.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const rlim_t capacity = fd_capacity(static_cast<rlim_t>(count) + 64);
+  const int per_process = static_cast<int>(std::max<rlim_t>(capacity, 1064) - 64);
+  const int processes = (count + per_process - 1) / per_process;
+  const auto start = Clock::now();
+
+  // Each worker opens its share, reports how many it opened through a pipe, and waits.
+  std::vector<pid_t> workers;
+  std::vector<int> reports;
+  for (int i = 0; i < processes; ++i) {
+    const int share = count / processes + (i < count % processes ? 1 : 0);
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) die_errno("pipe2");
+    const pid_t pid = fork_worker();
+    if (pid == 0) {
+      close(pipe_fds[0]);
+      for (int r : reports) close(r);
+      const std::vector<int> fds = open_idle(to, share, window, limit);
+      const int opened = static_cast<int>(fds.size());
+      if (write(pipe_fds[1], &opened, sizeof opened) != sizeof opened) std::_Exit(1);
+      int sig = 0;
+      sigwait(&signals, &sig);
+      for (int fd : fds) close(fd);
+      std::_Exit(0);
+    }
+    close(pipe_fds[1]);
+    workers.push_back(pid);
+    reports.push_back(pipe_fds[0]);
+  }
+  int established = 0;
+  for (int r : reports) {
+    int opened = 0;
+    if (read(r, &opened, sizeof opened) != sizeof opened) {
+      stop_workers(workers);
+      die("a worker failed after " + std::to_string(established) + " of " + std::to_string(count) +
+          " connections (see its message above)");
+    }
+    established += opened;
+    close(r);
+  }
   json j = base("hold", host, port);
   j["connections"] = established;
+  j["processes"] = processes;
   j["seconds"] = seconds_since(start);
   emit(j);
 
   int sig = 0;
   sigwait(&signals, &sig);
-  for (int fd : open_fds) close(fd);
-  close(ep);
+  stop_workers(workers);
   return 0;
 }
 
@@ -409,6 +490,9 @@ int listen_on(std::uint16_t port) {
   if (fd < 0) die_errno("socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // `serve --processes K`: every process has its own listener on the port, and the kernel
+  // spreads the connections over them.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -538,16 +622,29 @@ void serve_loop(Service service, int listen_fd, const std::atomic<bool>& stop) {
   close(ep);
 }
 
-int serve(const std::vector<std::pair<Service, std::uint16_t>>& services) {
+int serve(const std::vector<std::pair<Service, std::uint16_t>>& services, int processes) {
   if (services.empty()) die("serve: give at least one of --discard, --echo, --source");
   raise_fd_limit(1 << 18);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  // Blocked before the threads start, so they inherit the mask and only sigwait sees them.
+  // Blocked before the threads start (and before any fork), so they inherit the mask and only
+  // sigwait sees them.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // The extra processes serve the same ports through SO_REUSEPORT listeners of their own. They
+  // start before the parent listens, and the parent prints the ready line last.
+  std::vector<pid_t> workers;
+  for (int i = 1; i < processes; ++i) {
+    const pid_t pid = fork_worker();
+    if (pid == 0) {
+      workers.clear();
+      break;
+    }
+    workers.push_back(pid);
+  }
+  const bool is_worker = processes > 1 && workers.empty();
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   std::string ports;
@@ -557,12 +654,16 @@ int serve(const std::vector<std::pair<Service, std::uint16_t>>& services) {
     ports +=
         std::string(ports.empty() ? "" : " ") + service_name(service) + " " + std::to_string(port);
   }
-  std::printf("loadgen: serving %s\n", ports.c_str());
-  std::fflush(stdout);
+  if (!is_worker) {
+    std::printf("loadgen: serving %s (%d process%s)\n", ports.c_str(), processes,
+                processes == 1 ? "" : "es");
+    std::fflush(stdout);
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   stop = true;
   for (auto& t : threads) t.join();
+  stop_workers(workers);
   return 0;
 }
 
@@ -612,6 +713,9 @@ int main(int argc, char** argv) {
   sv->add_option("--discard", discard_ports, "discard (RFC 863) on PORT");
   sv->add_option("--echo", echo_ports, "echo (RFC 862) on PORT");
   sv->add_option("--source", source_ports, "send a repeating pattern until the peer closes");
+  int processes = 1;
+  sv->add_option("--processes", processes, "processes sharing each port (SO_REUSEPORT)")
+      ->check(CLI::Range(1, 16));
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGPIPE, SIG_IGN);
@@ -625,5 +729,5 @@ int main(int argc, char** argv) {
   for (auto p : discard_ports) services.emplace_back(Service::Discard, p);
   for (auto p : echo_ports) services.emplace_back(Service::Echo, p);
   for (auto p : source_ports) services.emplace_back(Service::Source, p);
-  return serve(services);
+  return serve(services, processes);
 }
