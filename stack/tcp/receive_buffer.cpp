@@ -34,7 +34,8 @@ void ReceiveBuffer::set_capacity(std::size_t capacity) {
 }
 
 ReceiveBuffer::InsertResult ReceiveBuffer::insert(std::uint32_t offset,
-                                                  std::span<const std::uint8_t> data) {
+                                                  std::span<const std::uint8_t> data,
+                                                  RingStoragePool* pool) {
   InsertResult result;
   const std::uint32_t window = this->window();
   if (data.empty() || offset >= window) return result;
@@ -54,7 +55,8 @@ ReceiveBuffer::InsertResult ReceiveBuffer::insert(std::uint32_t offset,
     return result;
   }
   if (!storage_) {
-    storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    storage_ = pool != nullptr ? pool->take(capacity_)
+                               : std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
     storage_size_ = capacity_;
     head_ = 0;
   }
@@ -120,8 +122,9 @@ std::size_t ReceiveBuffer::out_of_order_bytes() const {
   return total;
 }
 
-void ReceiveBuffer::release() {
+void ReceiveBuffer::release(RingStoragePool* pool) {
   if (readable_ != 0 || range_count_ != 0) return;
+  if (pool != nullptr) pool->give(std::move(storage_), storage_size_);
   storage_.reset();
   storage_size_ = 0;
   head_ = 0;

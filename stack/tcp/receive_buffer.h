@@ -26,6 +26,8 @@
 #include <memory>
 #include <span>
 
+#include "stack/tcp/ring_storage_pool.h"
+
 namespace ustack::tcp {
 
 class ReceiveBuffer {
@@ -73,7 +75,9 @@ class ReceiveBuffer {
   // 0, or touches or overlaps a range held, is always taken. A duplicate (stored == 0) still
   // marks the range holding it as the most recent, since that range holds the segment that
   // triggers the ACK (RFC 2018 4: the first SACK block reports it).
-  InsertResult insert(std::uint32_t offset, std::span<const std::uint8_t> data);
+  // Storage, if the buffer has none yet, comes from `pool` when one is given.
+  InsertResult insert(std::uint32_t offset, std::span<const std::uint8_t> data,
+                      RingStoragePool* pool = nullptr);
 
   // Copies up to out.size() readable bytes and removes them (unless peek). Returns the count.
   std::size_t read(std::span<std::uint8_t> out, bool peek = false);
@@ -85,8 +89,8 @@ class ReceiveBuffer {
   // Bytes held out of order.
   std::size_t out_of_order_bytes() const;
 
-  // Frees the storage if nothing is held.
-  void release();
+  // Frees the storage if nothing is held, into `pool` if one is given.
+  void release(RingStoragePool* pool = nullptr);
   bool has_storage() const { return storage_ != nullptr; }
 
  private:

@@ -28,11 +28,12 @@ void SendBuffer::set_capacity(std::size_t capacity) {
   head_ = 0;
 }
 
-std::size_t SendBuffer::append(std::span<const std::uint8_t> data) {
+std::size_t SendBuffer::append(std::span<const std::uint8_t> data, RingStoragePool* pool) {
   const std::size_t n = std::min(data.size(), free());
   if (n == 0) return 0;
   if (!storage_) {
-    storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    storage_ = pool != nullptr ? pool->take(capacity_)
+                               : std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
     storage_size_ = capacity_;
     head_ = 0;
   }
@@ -70,8 +71,9 @@ void SendBuffer::consume(std::size_t n) {
   if (head_ >= storage_size_) head_ -= storage_size_;
 }
 
-void SendBuffer::release() {
+void SendBuffer::release(RingStoragePool* pool) {
   if (size_ != 0) return;
+  if (pool != nullptr) pool->give(std::move(storage_), storage_size_);
   storage_.reset();
   storage_size_ = 0;
   head_ = 0;

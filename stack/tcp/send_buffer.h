@@ -14,6 +14,8 @@
 #include <memory>
 #include <span>
 
+#include "stack/tcp/ring_storage_pool.h"
+
 namespace ustack::tcp {
 
 class SendBuffer {
@@ -28,15 +30,16 @@ class SendBuffer {
   std::size_t free() const { return capacity_ - size_; }
   bool empty() const { return size_ == 0; }
 
-  // Appends as much of `data` as fits; returns the bytes taken.
-  std::size_t append(std::span<const std::uint8_t> data);
+  // Appends as much of `data` as fits; returns the bytes taken. Storage, if the buffer has none
+  // yet, comes from `pool` when one is given.
+  std::size_t append(std::span<const std::uint8_t> data, RingStoragePool* pool = nullptr);
   // Copies out.size() bytes starting `offset` bytes after the front. Requires
   // offset + out.size() <= size().
   void copy_out(std::size_t offset, std::span<std::uint8_t> out) const;
   // Drops n bytes from the front (they were acknowledged). Requires n <= size().
   void consume(std::size_t n);
-  // Frees the storage if the buffer is empty (an idle connection).
-  void release();
+  // Frees the storage if the buffer is empty (an idle connection), into `pool` if one is given.
+  void release(RingStoragePool* pool = nullptr);
   bool has_storage() const { return storage_ != nullptr; }
 
  private:

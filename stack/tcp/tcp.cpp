@@ -98,6 +98,7 @@ Tcp::Tcp(Stack& stack, const TcpConfig& config)
       config_(config),
       isn_(stack.rng()),
       cookies_(stack.rng()),
+      ring_pool_(config.ring_pool_bytes),
       our_wscale_(config.window_scaling ? window_scale_for(config.max_receive_buffer) : 0) {}
 
 Tcp::~Tcp() {
@@ -321,7 +322,7 @@ std::shared_ptr<TcpSocket> Tcp::accept(TcpSocket& listener) {
 }
 
 std::size_t Tcp::send(TcpSocket& s, std::span<const std::uint8_t> data) {
-  const std::size_t taken = s.tcb.send_buffer.append(data);
+  const std::size_t taken = s.tcb.send_buffer.append(data, &ring_pool_);
   if (taken > 0) output(s);
   return taken;
 }
@@ -342,7 +343,7 @@ std::size_t Tcp::receive(TcpSocket& s, std::span<std::uint8_t> out, bool peek) {
     output(s);
   }
   if (t.receive_buffer.readable() == 0 && t.receive_buffer.out_of_order_bytes() == 0) {
-    t.receive_buffer.release();
+    t.receive_buffer.release(&ring_pool_);
   }
   return n;
 }
@@ -484,7 +485,7 @@ void Tcp::enter_time_wait(TcpSocket& s) {
   t.delayed_ack_at = kNever;
   t.keepalive_at = kNever;
   t.send_buffer.consume(t.send_buffer.size());
-  t.send_buffer.release();
+  t.send_buffer.release(&ring_pool_);
   s.ended = true;
   update_timer(s);
   wake();
@@ -527,7 +528,7 @@ void Tcp::finish(TcpSocket& s, int error) {
     by_id_.erase(s.id);
     s.id = 0;
   }
-  if (s.orphan) t.send_buffer.release();
+  if (s.orphan) t.send_buffer.release(&ring_pool_);
   wake();
 }
 

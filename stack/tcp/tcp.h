@@ -42,6 +42,8 @@ struct TcpConfig {
   std::size_t default_send_buffer = 262144;
   // Our window scale (RFC 7323 2.2) must cover the largest receive buffer a socket can have.
   std::size_t max_receive_buffer = 4 << 20;
+  // Emptied send and receive rings kept for reuse (RingStoragePool), at most this many bytes.
+  std::size_t ring_pool_bytes = 8 << 20;
   bool window_scaling = true;
   bool timestamps = true;
   bool sack = true;
@@ -266,6 +268,7 @@ class Tcp {
   TcpConfig config_;
   IsnGenerator isn_;
   SynCookies cookies_;
+  RingStoragePool ring_pool_;
   std::uint64_t next_id_ = 1;
   std::uint8_t our_wscale_;
   // Every socket Tcp keeps alive, by id (the timers' key).

@@ -704,7 +704,7 @@ void Tcp::process_ack(TcpSocket& s, Segment& seg, bool* fin_acked) {
       t.dup_acks = 0;
       t.cc.on_ack(acked, now, t.rtt.srtt());
     }
-    if (t.send_buffer.empty()) t.send_buffer.release();
+    if (t.send_buffer.empty()) t.send_buffer.release(&ring_pool_);
     wake();  // room in the send buffer, or the FIN acknowledged
   } else if (duplicate) {
     ++t.dup_acks;
@@ -761,7 +761,7 @@ void Tcp::process_text(TcpSocket& s, Segment& seg) {
   if (seg.payload.size() == 0) return;
   const std::uint32_t offset = seq_offset(t.rcv_nxt, seg.seq());
   const bool had_holes = t.receive_buffer.range_count() > 0;
-  const auto result = t.receive_buffer.insert(offset, seg.payload.bytes());
+  const auto result = t.receive_buffer.insert(offset, seg.payload.bytes(), &ring_pool_);
   if (result.refused) {
     stats.drop(Counter::tcp_ooo_full, "{} {} bytes at +{}", s.remote, seg.payload.size(), offset);
     t.ack_now = true;
