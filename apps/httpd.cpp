@@ -7,6 +7,7 @@
 // from one poll loop over non-blocking sockets, the same code as ustackd --http.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -57,8 +58,12 @@ int main(int argc, char** argv) {
   config.request_timeout = std::chrono::milliseconds(request_ms);
 
   // Checked before the TAP is opened, so a typo costs no network setup.
-  if (ustack::http::real_root(config.root).empty()) {
-    std::fprintf(stderr, "httpd: --www %s: not an accessible directory\n", config.root.c_str());
+  if (const int root_fd = ustack::http::open_root(config.root); root_fd >= 0) {
+    ::close(root_fd);
+  } else {
+    std::fprintf(stderr, "httpd: --www %s: %s\n", config.root.c_str(),
+                 errno == ENOSYS ? "this kernel has no openat2 (Linux 5.6 or later needed)"
+                                 : "not an accessible directory");
     return 1;
   }
 

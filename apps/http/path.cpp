@@ -1,11 +1,14 @@
 #include "apps/http/path.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
-#include <memory>
+#include <cstdint>
+#include <utility>
 
 namespace ustack::http {
 namespace {
@@ -17,18 +20,28 @@ int hex_value(char c) {
   return -1;
 }
 
-// realpath(3), or empty with errno set.
-std::string real_path(const std::string& path) {
-  std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr),
-                                                       &std::free);
-  return resolved ? std::string(resolved.get()) : std::string();
+// openat2(2) with RESOLVE_BENEATH: the kernel fails the open (EXDEV) if resolving `path`
+// would leave `dir_fd` by "..", an absolute path or a symlink, checked while it resolves.
+// RESOLVE_NO_MAGICLINKS keeps /proc-style links out too. glibc 2.36 has no wrapper.
+int open_beneath(int dir_fd, const char* path, int flags) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, dir_fd, path, &how, sizeof how));
 }
 
-bool is_under(const std::string& root, const std::string& path) {
-  if (path == root) return true;
-  if (root == "/") return !path.empty() && path.front() == '/';
-  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-         path[root.size()] == '/';
+// What a failed open means for the client: a path that leaves the root (EXDEV), a symlink loop
+// (ELOOP) or a permission (EACCES) is forbidden; everything else is not found.
+FileStatus status_for(int error) {
+  switch (error) {
+    case EXDEV:
+    case ELOOP:
+    case EACCES:
+    case EPERM:
+      return FileStatus::forbidden;
+    default:
+      return FileStatus::not_found;
+  }
 }
 
 }  // namespace
@@ -113,49 +126,65 @@ NormalizedPath normalize_path(std::string_view target_path) {
   return r;
 }
 
-std::string real_root(const std::string& root) {
-  std::string real = real_path(root);
-  struct stat st {};
-  if (real.empty() || ::stat(real.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
-  return real;
+OpenedFile::OpenedFile(OpenedFile&& other) noexcept
+    : status(other.status),
+      fd(std::exchange(other.fd, -1)),
+      st(other.st),
+      path(std::move(other.path)) {}
+
+OpenedFile& OpenedFile::operator=(OpenedFile&& other) noexcept {
+  if (this != &other) {
+    if (fd >= 0) ::close(fd);
+    status = other.status;
+    fd = std::exchange(other.fd, -1);
+    st = other.st;
+    path = std::move(other.path);
+  }
+  return *this;
 }
 
-ResolvedFile resolve_file(const std::string& root, const std::string& normalized_path) {
-  ResolvedFile r;
-  if (normalized_path.empty() || normalized_path.front() != '/') return r;
-  std::string real = real_path(root + normalized_path);
-  if (real.empty()) {
-    r.status = errno == EACCES ? FileStatus::forbidden : FileStatus::not_found;
-    return r;
+OpenedFile::~OpenedFile() {
+  if (fd >= 0) ::close(fd);
+}
+
+int OpenedFile::release() {
+  return std::exchange(fd, -1);
+}
+
+int open_root(const std::string& root) {
+  const int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  // openat2 is Linux 5.6: refuse to start on a kernel without it rather than serve unchecked.
+  if (open_beneath(fd, ".", O_RDONLY | O_DIRECTORY) < 0 && errno == ENOSYS) {
+    ::close(fd);
+    errno = ENOSYS;
+    return -1;
   }
-  // A symlink anywhere along the path may point outside the root; realpath resolved them all.
-  if (!is_under(root, real)) {
-    r.status = FileStatus::forbidden;
-    return r;
-  }
-  struct stat st {};
-  if (::stat(real.c_str(), &st) != 0) return r;
-  if (S_ISDIR(st.st_mode)) {
-    if (normalized_path.back() != '/') {
-      r.status = FileStatus::is_directory_without_slash;
-      return r;
-    }
-    real = real_path(real + "/index.html");
-    if (real.empty()) return r;
-    if (!is_under(root, real)) {
-      r.status = FileStatus::forbidden;
-      return r;
-    }
-    if (::stat(real.c_str(), &st) != 0) return r;
+  return fd;
+}
+
+OpenedFile open_file(int root_fd, const std::string& normalized_path) {
+  if (normalized_path.empty() || normalized_path.front() != '/') return {};
+  std::string relative = normalized_path.substr(1);
+  OpenedFile f;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
+  f.fd = open_beneath(root_fd, relative.empty() ? "." : relative.c_str(), O_RDONLY | O_NONBLOCK);
+  if (f.fd < 0) return OpenedFile(status_for(errno));
+  if (::fstat(f.fd, &f.st) != 0) return {};
+  f.path = normalized_path;
+  if (S_ISDIR(f.st.st_mode)) {
+    if (normalized_path.back() != '/') return OpenedFile(FileStatus::is_directory_without_slash);
+    relative += "index.html";
+    f = OpenedFile();
+    f.fd = open_beneath(root_fd, relative.c_str(), O_RDONLY | O_NONBLOCK);
+    if (f.fd < 0) return OpenedFile(status_for(errno));
+    if (::fstat(f.fd, &f.st) != 0) return {};
+    f.path = normalized_path + "index.html";
   }
   // Devices, FIFOs and sockets are no documents (a FIFO would block the server's thread).
-  if (!S_ISREG(st.st_mode)) {
-    r.status = FileStatus::forbidden;
-    return r;
-  }
-  r.status = FileStatus::ok;
-  r.path = std::move(real);
-  return r;
+  if (!S_ISREG(f.st.st_mode)) return OpenedFile(FileStatus::forbidden);
+  f.status = FileStatus::ok;
+  return f;
 }
 
 }  // namespace ustack::http

@@ -156,8 +156,8 @@ int set_nonblocking(int fd) {
 
 class Server {
  public:
-  Server(int listen_fd, const HttpServerConfig& config, std::string root)
-      : listen_fd_(listen_fd), config_(config), root_(std::move(root)), scratch_(kChunk) {}
+  Server(int listen_fd, const HttpServerConfig& config, int root_fd)
+      : listen_fd_(listen_fd), config_(config), root_fd_(root_fd), scratch_(kChunk) {}
 
   void run(const std::atomic<bool>* stop);
 
@@ -178,7 +178,7 @@ class Server {
   void close_connection(Connection& c);
 
   void respond_to(Connection& c, const Request& r);
-  void respond_with_file(Connection& c, const Request& r, const std::string& path);
+  void respond_with_file(Connection& c, const Request& r, OpenedFile file);
   void start_error(Connection& c, int status, std::string_view detail, bool head_only, bool close);
   void start_response(Connection& c, int status, std::string_view extra_headers,
                       std::uint64_t content_length, bool send_content_length);
@@ -190,7 +190,7 @@ class Server {
 
   int listen_fd_;
   const HttpServerConfig& config_;
-  std::string root_;
+  int root_fd_;  // the document root, O_PATH: every file is opened beneath it
   std::vector<char> scratch_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::int64_t now_seconds_ = 0;  // wall clock of the current wakeup, for Date and 304
@@ -356,10 +356,10 @@ void Server::respond_to(Connection& c, const Request& r) {
     start_error(c, 400, normalized.error, r.is_head(), c.close_after);
     return;
   }
-  const ResolvedFile file = resolve_file(root_, normalized.path);
+  OpenedFile file = open_file(root_fd_, normalized.path);
   switch (file.status) {
     case FileStatus::ok:
-      respond_with_file(c, r, file.path);
+      respond_with_file(c, r, std::move(file));
       return;
     case FileStatus::not_found:
       start_error(c, 404, "no such file", r.is_head(), c.close_after);
@@ -382,16 +382,10 @@ void Server::respond_to(Connection& c, const Request& r) {
   }
 }
 
-void Server::respond_with_file(Connection& c, const Request& r, const std::string& path) {
-  // O_NOFOLLOW: the path was resolved to have no symlinks; one appearing now is refused.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int error = errno;
-    if (fd >= 0) ::close(fd);
-    start_error(c, error == ENOENT ? 404 : 403, "not served", r.is_head(), c.close_after);
-    return;
-  }
+void Server::respond_with_file(Connection& c, const Request& r, OpenedFile file) {
+  const std::string& path = file.path;
+  const struct stat& st = file.st;
+  const int fd = file.release();
   const auto size = static_cast<std::uint64_t>(st.st_size);
   // RFC 9110 8.8.2.1: never a Last-Modified later than the response's Date.
   const std::int64_t modified = std::min<std::int64_t>(st.st_mtim.tv_sec, now_seconds_);
@@ -593,17 +587,21 @@ void Server::close_connection(Connection& c) {
 }  // namespace
 
 void serve_http(int listen_fd, const HttpServerConfig& config, const std::atomic<bool>* stop) {
-  std::string root = real_root(config.root);
-  if (root.empty()) {
-    access_log().error("document root {}: not an accessible directory", config.root);
+  const int root_fd = open_root(config.root);
+  if (root_fd < 0) {
+    access_log().error("document root {}: {}", config.root,
+                       errno == ENOSYS ? "this kernel has no openat2 (Linux 5.6 or later needed)"
+                                       : std::strerror(errno));
     return;
   }
   if (set_nonblocking(listen_fd) < 0) {
     access_log().error("listening socket {}: {}", listen_fd, std::strerror(errno));
+    ::close(root_fd);
     return;
   }
-  Server server(listen_fd, config, std::move(root));
+  Server server(listen_fd, config, root_fd);
   server.run(stop);
+  ::close(root_fd);
 }
 
 }  // namespace ustack::http

@@ -3,6 +3,7 @@
 #include "apps/http/path.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -72,28 +73,42 @@ class HttpPathFiles : public ::testing::Test {
     std::filesystem::create_symlink("file.txt", www / "inside-link");
     std::filesystem::create_symlink(base_ / "outside" / "secret", www / "outside-link");
     std::filesystem::create_directory_symlink(base_ / "outside", www / "outside-dir");
-    root_ = real_root(www.string());
-    ASSERT_FALSE(root_.empty());
+    root_fd_ = open_root(www.string());
+    ASSERT_GE(root_fd_, 0);
   }
-  void TearDown() override { std::filesystem::remove_all(base_); }
+  void TearDown() override {
+    if (root_fd_ >= 0) ::close(root_fd_);
+    std::filesystem::remove_all(base_);
+  }
 
-  ResolvedFile resolve(std::string_view target) {
+  OpenedFile resolve(std::string_view target) {
     const NormalizedPath n = normalize_path(target);
     EXPECT_TRUE(n.ok) << n.error;
-    return resolve_file(root_, n.path);
+    return open_file(root_fd_, n.path);
+  }
+
+  // What an opened file holds.
+  static std::string contents(const OpenedFile& f) {
+    std::string s(64, '\0');
+    const ssize_t n = ::pread(f.fd, s.data(), s.size(), 0);
+    s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return s;
   }
 
   std::filesystem::path base_;
-  std::string root_;
+  int root_fd_ = -1;
 };
 
 TEST_F(HttpPathFiles, ResolvesFilesAndIndexes) {
-  ResolvedFile f = resolve("/file.txt");
+  OpenedFile f = resolve("/file.txt");
   ASSERT_EQ(f.status, FileStatus::ok);
-  EXPECT_EQ(f.path, root_ + "/file.txt");
+  EXPECT_EQ(f.path, "/file.txt");
+  EXPECT_EQ(contents(f), "file");
+  EXPECT_EQ(f.st.st_size, 4);
   f = resolve("/dir/");
   ASSERT_EQ(f.status, FileStatus::ok);
-  EXPECT_EQ(f.path, root_ + "/dir/index.html");
+  EXPECT_EQ(f.path, "/dir/index.html");
+  EXPECT_EQ(contents(f), "index");
   EXPECT_EQ(resolve("/dir").status, FileStatus::is_directory_without_slash);
   EXPECT_EQ(resolve("/empty/").status, FileStatus::not_found);
   EXPECT_EQ(resolve("/missing").status, FileStatus::not_found);
@@ -101,18 +116,38 @@ TEST_F(HttpPathFiles, ResolvesFilesAndIndexes) {
 }
 
 TEST_F(HttpPathFiles, FollowsSymlinksOnlyInsideTheRoot) {
-  ResolvedFile f = resolve("/inside-link");
+  OpenedFile f = resolve("/inside-link");
   ASSERT_EQ(f.status, FileStatus::ok);
-  EXPECT_EQ(f.path, root_ + "/file.txt");
+  EXPECT_EQ(f.path, "/inside-link");  // named as requested (its type comes from that name)
+  EXPECT_EQ(contents(f), "file");
   EXPECT_EQ(resolve("/outside-link").status, FileStatus::forbidden);
   EXPECT_EQ(resolve("/outside-dir/secret").status, FileStatus::forbidden);
   EXPECT_EQ(resolve("/outside-dir/").status, FileStatus::forbidden);
 }
 
-TEST(HttpPathRoot, RealRootNeedsADirectory) {
-  EXPECT_EQ(real_root("/nonexistent/ustack/www"), "");
-  EXPECT_EQ(real_root("/etc/hostname"), "");
-  EXPECT_EQ(real_root("/tmp/../tmp"), std::filesystem::canonical("/tmp").string());
+// RESOLVE_BENEATH judges every step of the resolution, not only where it ends: a relative
+// symlink that climbs out is refused, and so is any absolute symlink, even one that points back
+// inside (nginx's disable_symlinks if_not_owner is stricter still). A FIFO opens without waiting
+// for a writer and is refused as no document.
+TEST_F(HttpPathFiles, RefusesEveryWayOutAndNonFiles) {
+  const auto www = base_ / "www";
+  std::filesystem::create_symlink("../outside/secret", www / "climbing-link");
+  std::filesystem::create_symlink(www / "file.txt", www / "absolute-link");
+  ASSERT_EQ(::mkfifo((www / "fifo").c_str(), 0600), 0);
+  EXPECT_EQ(resolve("/climbing-link").status, FileStatus::forbidden);
+  EXPECT_EQ(resolve("/absolute-link").status, FileStatus::forbidden);
+  EXPECT_EQ(resolve("/fifo").status, FileStatus::forbidden);
+  EXPECT_EQ(resolve("/").status, FileStatus::not_found);  // the root has no index.html
+}
+
+TEST(HttpPathRoot, OpenRootNeedsADirectory) {
+  EXPECT_EQ(open_root("/nonexistent/ustack/www"), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(open_root("/etc/hostname"), -1);
+  EXPECT_EQ(errno, ENOTDIR);
+  const int fd = open_root("/tmp/../tmp");
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace
