@@ -1,5 +1,7 @@
 #include "stack/stack.h"
 
+#include <algorithm>
+
 namespace ustack {
 
 Stack::Stack(Rng rng, const StackConfig& config)
@@ -34,12 +36,22 @@ Interface& Stack::add_interface(NetDevice& device, const InterfaceConfig& config
 void Stack::poll(Instant now) {
   now_ = now;
   for (auto& iface : interfaces_) {
-    receive_batch_.clear();
-    iface->device().receive(receive_batch_, config_.receive_batch);
-    for (Packet& frame : receive_batch_) {
-      stats_.add(Counter::dev_rx_frames);
-      if (frame.offload.gso_size != 0) stats_.add(Counter::dev_rx_gso);
-      ethernet_.input(*iface, std::move(frame));
+    // The first frame of a wakeup is handled before the device is read again, then the rest in
+    // one batch: a lone request (a ping, a 1-byte exchange) is answered without first waiting
+    // for the read that finds the device empty, and a burst still goes through in batches.
+    std::size_t want = 1;
+    std::size_t budget = config_.receive_batch;
+    while (budget > 0) {
+      receive_batch_.clear();
+      const std::size_t got = iface->device().receive(receive_batch_, std::min(want, budget));
+      for (Packet& frame : receive_batch_) {
+        stats_.add(Counter::dev_rx_frames);
+        if (frame.offload.gso_size != 0) stats_.add(Counter::dev_rx_gso);
+        ethernet_.input(*iface, std::move(frame));
+      }
+      if (got < std::min(want, budget)) break;  // the device is empty
+      budget -= got;
+      want = budget;
     }
   }
   ipv4_.deliver_loopback();
