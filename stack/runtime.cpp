@@ -115,7 +115,7 @@ void Runtime::poll_now() {
   std::lock_guard lock(core_lock_);
   stack_.poll(clock_.now());
   // Deadlines of blocked calls are measured on the clock that just moved.
-  stack_.sockets().changed().notify_all();
+  stack_.sockets().notify_all();
 }
 
 void Runtime::core_changed() {

@@ -3,8 +3,10 @@
 // SOL_SOCKET, the non-blocking flag, shutdown state — and answers poll().
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "stack/base/time.h"
 #include "stack/wire/address.h"
@@ -18,6 +20,13 @@ struct Endpoint {
 };
 
 enum class SocketKind : std::uint8_t { udp, tcp };
+
+// A thread blocked in the socket API. It sleeps on a condition variable of its own, registered
+// with each socket it waits for, so an event on one socket wakes only the threads waiting on that
+// socket (Linux sk_sleep wait queues) instead of every blocked thread of the process.
+struct Waiter {
+  std::condition_variable wake;
+};
 
 class Socket {
  public:
@@ -45,6 +54,8 @@ class Socket {
   // An asynchronous error (ECONNREFUSED from an ICMP port unreachable …), reported once by the
   // next call, or by SO_ERROR.
   int pending_error = 0;
+  // The threads blocked on this socket (accept, recv, connect, poll …); the core lock guards it.
+  std::vector<Waiter*> waiters;
 
  private:
   SocketKind kind_;

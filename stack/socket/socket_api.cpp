@@ -96,7 +96,7 @@ Instant SocketApi::deadline_after(Duration timeout) const {
 }
 
 template <typename Ready>
-bool SocketApi::wait(Lock& lock, Instant deadline, Ready ready) {
+bool SocketApi::wait(Lock& lock, Instant deadline, std::span<Socket* const> on, Ready ready) {
   SocketTable& table = stack_.sockets();
   // Bounded by the deadline, or by the event the caller waits for.
   while (!ready()) {
@@ -113,14 +113,15 @@ bool SocketApi::wait(Lock& lock, Instant deadline, Ready ready) {
       stack_.set_now(runtime_.clock().now());
       continue;
     }
-    ++table.waiters();
+    Waiter self;
+    table.add_waiter(self, on);
     if (deadline == kNever || runtime_.clock().is_manual()) {
-      // A ManualClock moves only when a test advances it, and Runtime::advance notifies.
-      table.changed().wait(lock);
+      // A ManualClock moves only when a test advances it, and Runtime::poll_now notifies.
+      self.wake.wait(lock);
     } else {
-      table.changed().wait_for(lock, deadline - now);
+      self.wake.wait_for(lock, deadline - now);
     }
-    --table.waiters();
+    table.remove_waiter(self, on);
     stack_.set_now(runtime_.clock().now());
   }
   return true;
@@ -304,7 +305,7 @@ ssize_t SocketApi::udp_recvfrom(Lock& lock, const std::shared_ptr<UdpSocket>& u,
                                 size_t len, int flags, sockaddr* src, socklen_t* addrlen) {
   const bool dont_wait = u->nonblocking || (flags & MSG_DONTWAIT) != 0;
   const Instant deadline = dont_wait ? Instant::min() : deadline_after(u->receive_timeout);
-  const bool ready = wait(lock, deadline, [&] {
+  const bool ready = wait(lock, deadline, *u, [&] {
     return !u->queue.empty() || u->pending_error != 0 || u->shut_read || u->closed;
   });
   if (u->closed) return fail(EBADF);
@@ -342,7 +343,7 @@ int SocketApi::shutdown(int fd, int how) {
       if (st == TcpState::listen && how == SHUT_WR) return 0;
       stack_.tcp().disconnect(t);
       t->association = TcpSocket::Association::unconnected;
-      stack_.sockets().notify();
+      stack_.sockets().notify(*t);
       leave(lock);
       return 0;
     }
@@ -352,13 +353,13 @@ int SocketApi::shutdown(int fd, int how) {
       t->shut_write = true;
       stack_.tcp().shutdown_write(*t);
     }
-    stack_.sockets().notify();
+    stack_.sockets().notify(*t);
     leave(lock);
     return 0;
   }
   if (how == SHUT_RD || how == SHUT_RDWR) s->shut_read = true;
   if (how == SHUT_WR || how == SHUT_RDWR) s->shut_write = true;
-  stack_.sockets().notify();
+  stack_.sockets().notify(*s);
   // Linux applies the shutdown to an unconnected UDP socket (waking its readers) and still
   // reports ENOTCONN.
   if (UdpSocket* u = as_udp(*s); u != nullptr && !u->remote) return fail(ENOTCONN);
@@ -372,7 +373,7 @@ int SocketApi::close(int fd) {
   s->closed = true;
   if (auto t = as_tcp(s)) {
     stack_.tcp().close(t);
-    stack_.sockets().notify();
+    stack_.sockets().notify(*t);
     log::socket().debug("close {} ({})", fd, t->state());
     if (t->linger && *t->linger > Duration::zero() && !t->nonblocking) tcp_linger_close(lock, t);
     leave(lock);
@@ -383,7 +384,7 @@ int SocketApi::close(int fd) {
     u->queue.clear();
     u->queued_bytes = 0;
   }
-  stack_.sockets().notify();
+  stack_.sockets().notify(*s);
   log::socket().debug("close {}", fd);
   return 0;
 }
@@ -583,8 +584,8 @@ int SocketApi::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     for (nfds_t i = 0; i < nfds; ++i) {
       fds[i].revents = 0;
       if (fds[i].fd < 0) continue;
-      auto s = stack_.sockets().get(fds[i].fd);
-      if (!s) {
+      const Socket* s = stack_.sockets().find(fds[i].fd);
+      if (s == nullptr) {
         fds[i].revents = POLLNVAL;
       } else {
         // POLLERR, POLLHUP and POLLNVAL are reported whether asked for or not (POSIX).
@@ -598,7 +599,19 @@ int SocketApi::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
   if (ready > 0 || timeout_ms == 0) return ready;
   const Instant deadline =
       timeout_ms < 0 ? kNever : runtime_.clock().now() + std::chrono::milliseconds(timeout_ms);
-  wait(lock, deadline, [&] { return (ready = scan()) > 0; });
+  // Held for the wait: a socket closed meanwhile must outlive this thread's registration on it
+  // (closing wakes the poll, whose scan then reports POLLNVAL).
+  std::vector<std::shared_ptr<Socket>> held;
+  std::vector<Socket*> polled;
+  held.reserve(nfds);
+  polled.reserve(nfds);
+  for (nfds_t i = 0; i < nfds; ++i) {
+    if (auto s = stack_.sockets().get(fds[i].fd)) {
+      polled.push_back(s.get());
+      held.push_back(std::move(s));
+    }
+  }
+  wait(lock, deadline, polled, [&] { return (ready = scan()) > 0; });
   leave(lock);
   return ready;
 }
@@ -623,7 +636,7 @@ int SocketApi::accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
   if (!t) return fail(EOPNOTSUPP);
   if (!t->is_listener()) return fail(EINVAL);
   const Instant deadline = t->nonblocking ? Instant::min() : deadline_after(t->receive_timeout);
-  wait(lock, deadline,
+  wait(lock, deadline, *t,
        [&] { return !t->accept_queue.empty() || t->closed || !t->is_listener() || t->shut_read; });
   if (t->closed) return fail(EBADF);
   if (!t->is_listener() || (t->shut_read && t->accept_queue.empty())) return fail(EINVAL);
@@ -675,7 +688,7 @@ int SocketApi::tcp_connect(Lock& lock, const std::shared_ptr<TcpSocket>& t, cons
     // Linux bounds a blocking connect by SO_SNDTIMEO, then answers EINPROGRESS (or EALREADY
     // when the attempt was already under way).
     const bool done =
-        wait(lock, deadline_after(t->send_timeout), [&] { return t->closed || !opening(); });
+        wait(lock, deadline_after(t->send_timeout), *t, [&] { return t->closed || !opening(); });
     if (t->closed) return fail(EBADF);
     if (!done) return fail(error);
   }
@@ -695,7 +708,7 @@ ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, con
   const bool dont_wait = t->nonblocking || (flags & MSG_DONTWAIT) != 0;
   const Instant deadline = dont_wait ? Instant::min() : deadline_after(t->send_timeout);
   // A connection still opening: wait for it (Linux sk_stream_wait_connect).
-  wait(lock, deadline, [&] {
+  wait(lock, deadline, *t, [&] {
     const TcpState st = t->state();
     return t->closed || (st != TcpState::syn_sent && st != TcpState::syn_received);
   });
@@ -721,7 +734,7 @@ ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, con
     }
     sent += stack_.tcp().send(*t, {bytes + sent, len - sent});
     if (sent == len) return static_cast<ssize_t>(sent);
-    const bool got_room = wait(lock, deadline, [&] {
+    const bool got_room = wait(lock, deadline, *t, [&] {
       const TcpState now = t->state();
       return t->closed || t->pending_error != 0 || t->tcb.send_buffer.free() > 0 ||
              (now != TcpState::established && now != TcpState::close_wait);
@@ -748,7 +761,7 @@ ssize_t SocketApi::tcp_recv(Lock& lock, const std::shared_ptr<TcpSocket>& t, voi
   };
   // Bounded: each pass reads bytes or waits until the deadline.
   while (true) {
-    const bool ready = wait(lock, deadline, [&] {
+    const bool ready = wait(lock, deadline, *t, [&] {
       return t->closed || t->tcb.receive_buffer.readable() > 0 || t->pending_error != 0 || at_end();
     });
     if (t->closed) return got > 0 ? static_cast<ssize_t>(got) : fail(EBADF);
@@ -769,7 +782,7 @@ void SocketApi::tcp_linger_close(Lock& lock, const std::shared_ptr<TcpSocket>& t
   // SO_LINGER with a time: close() waits until the peer has acknowledged everything (our FIN
   // included) or the time is up (Linux: then the rest goes on in the background).
   const Instant deadline = runtime_.clock().now() + *t->linger;
-  wait(lock, deadline, [&] {
+  wait(lock, deadline, *t, [&] {
     const TcpState st = t->state();
     return st == TcpState::closed || st == TcpState::time_wait || st == TcpState::fin_wait_2;
   });

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "stack/base/time.h"
 #include "stack/socket/socket.h"
@@ -59,9 +60,15 @@ class SocketApi {
 
   Lock enter();
   void leave(Lock& lock);
-  // Sleeps until ready() or the deadline; false on timeout. The lock is held on return.
+  // Sleeps until ready() or the deadline; false on timeout. The lock is held on return. Only
+  // events on the sockets in `on` wake the sleep (and a ManualClock's step, which wakes all).
   template <typename Ready>
-  bool wait(Lock& lock, Instant deadline, Ready ready);
+  bool wait(Lock& lock, Instant deadline, std::span<Socket* const> on, Ready ready);
+  template <typename Ready>
+  bool wait(Lock& lock, Instant deadline, Socket& on, Ready ready) {
+    Socket* one[] = {&on};
+    return wait(lock, deadline, std::span<Socket* const>(one), ready);
+  }
   Instant deadline_after(Duration timeout) const;
 
   ssize_t udp_sendto(Lock& lock, udp::UdpSocket& s, const void* buf, size_t len, int flags,

@@ -105,8 +105,8 @@ Tcp::~Tcp() {
   for (auto& [id, s] : by_id_) stack_.timers().destroy(s->timer);
 }
 
-void Tcp::wake() {
-  stack_.sockets().notify();
+void Tcp::wake(const TcpSocket& s) {
+  stack_.sockets().notify(s);
 }
 
 std::shared_ptr<TcpSocket> Tcp::make_socket() {
@@ -396,7 +396,7 @@ void Tcp::disconnect(const std::shared_ptr<TcpSocket>& s) {
   if (s->is_listener()) {
     stop_listening(s);
     make_reusable(s);
-    wake();
+    wake(*s);
     return;
   }
   if (s->state() == TcpState::syn_sent) {
@@ -488,7 +488,7 @@ void Tcp::enter_time_wait(TcpSocket& s) {
   t.send_buffer.release(&ring_pool_);
   s.ended = true;
   update_timer(s);
-  wake();
+  wake(s);
 }
 
 void Tcp::finish(TcpSocket& s, int error) {
@@ -529,7 +529,7 @@ void Tcp::finish(TcpSocket& s, int error) {
     s.id = 0;
   }
   if (s.orphan) t.send_buffer.release(&ring_pool_);
-  wake();
+  wake(s);
 }
 
 void Tcp::keepalive_changed(TcpSocket& s) {

@@ -258,7 +258,8 @@ class Tcp {
   void insert_connection(const std::shared_ptr<TcpSocket>& s);
   int pick_ephemeral(TcpSocket& s, Endpoint remote);
   bool port_in_use(Ipv4Address address, std::uint16_t port, bool reuse) const;
-  void wake();
+  // Wakes the threads blocked on `s` (its owner's recv, send, poll …).
+  void wake(const TcpSocket& s);
   std::uint16_t mss_for(const Interface& iface) const;
   Interface* interface_for(Ipv4Address local) const;
   std::shared_ptr<TcpSocket> find_listener(Endpoint local) const;

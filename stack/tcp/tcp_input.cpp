@@ -262,9 +262,12 @@ void Tcp::established(TcpSocket& s) {
         s.keepalive_idle != Duration::zero() ? s.keepalive_idle : config_.keepalive_idle;
     t.keepalive_at = stack_.now() + idle;
   }
-  if (auto l = s.listener.lock()) {
-    if (l->half_open > 0) --l->half_open;
-    l->accept_queue.push_back(s.shared_from_this());
+  // A passive open is news for whoever waits on the listener (accept, poll); nobody holds the
+  // child itself until it is accepted.
+  auto listener = s.listener.lock();
+  if (listener) {
+    if (listener->half_open > 0) --listener->half_open;
+    listener->accept_queue.push_back(s.shared_from_this());
   }
   stack_.stats().add(Counter::tcp_established);
   log::tcp().debug("{} > {} ESTABLISHED (mss {}, wscale {}/{}, sack {}, ts {})", s.local, s.remote,
@@ -272,7 +275,7 @@ void Tcp::established(TcpSocket& s) {
   // A shutdown(SHUT_WR) while the handshake ran (RFC 9293 3.10.4 "queue for processing after
   // entering ESTABLISHED state").
   if (t.fin_queued) t.state = TcpState::fin_wait_1;
-  wake();
+  wake(listener ? *listener : s);
 }
 
 // RFC 9293 3.10.7.3: SYN-SENT.
@@ -705,7 +708,7 @@ void Tcp::process_ack(TcpSocket& s, Segment& seg, bool* fin_acked) {
       t.cc.on_ack(acked, now, t.rtt.srtt());
     }
     if (t.send_buffer.empty()) t.send_buffer.release(&ring_pool_);
-    wake();  // room in the send buffer, or the FIN acknowledged
+    wake(s);  // room in the send buffer, or the FIN acknowledged
   } else if (duplicate) {
     ++t.dup_acks;
     stats.add(Counter::tcp_dup_acks);
@@ -770,7 +773,7 @@ void Tcp::process_text(TcpSocket& s, Segment& seg) {
   stats.add(Counter::tcp_rx_bytes, result.stored);
   if (result.advanced > 0) {
     t.rcv_nxt = t.rcv_nxt + result.advanced;
-    wake();
+    wake(s);
   }
   if (offset > 0 || result.stored == 0 || had_holes) {
     // RFC 5681 4.2 / RFC 9293 SHLD-31: out of order, a duplicate, or filling a hole: ACK at
@@ -813,7 +816,7 @@ void Tcp::process_fin(TcpSocket& s) {
       break;
   }
   log::tcp().debug("{} > {} FIN: {}", s.local, s.remote, t.state);
-  wake();
+  wake(s);
 }
 
 void Tcp::icmp_error(const wire::Ipv4Header& ip, std::span<const std::uint8_t> quoted,

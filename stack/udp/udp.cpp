@@ -106,7 +106,7 @@ void Udp::deliver(UdpSocket& socket, Endpoint from, Packet payload) {
   stats.add(Counter::udp_delivered);
   socket.queued_bytes += cost;
   socket.queue.push_back(UdpSocket::Datagram{from, std::move(payload)});
-  stack_.sockets().notify();
+  stack_.sockets().notify(socket);
 }
 
 int Udp::send(UdpSocket& socket, std::span<const std::uint8_t> data, Endpoint dst) {
@@ -220,7 +220,7 @@ void Udp::icmp_error(const wire::Ipv4Header& ip, std::span<const std::uint8_t> q
         (s->local.address.is_unspecified() || s->local.address == ip.src)) {
       stack_.stats().add(Counter::udp_icmp_error);
       s->pending_error = error;
-      stack_.sockets().notify();
+      stack_.sockets().notify(*s);
       return;
     }
   }
