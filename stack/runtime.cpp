@@ -10,6 +10,11 @@
 
 namespace ustack {
 
+namespace {
+// The longest the I/O thread defers to application threads before it polls anyway.
+constexpr auto kHandoffLimit = std::chrono::milliseconds(5);
+}  // namespace
+
 Runtime::Runtime(Stack& stack, const Clock& clock) : stack_(stack), clock_(clock), api_(*this) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   set_default_socket_api(&api_);
@@ -67,7 +72,19 @@ bool Runtime::run() {
   while (!stop_requested_.load(std::memory_order_relaxed)) {
     int timeout_ms;
     {
-      std::lock_guard lock(core_lock_);
+      std::unique_lock lock(core_lock_);
+      // Application threads first. A thread woken by the last poll (or entering a call) sleeps
+      // on the core lock, and a mutex is not fair: the I/O thread, back from epoll at once
+      // while frames keep coming, would take the lock again before that thread is even
+      // scheduled, again and again, so that a service fell behind its accept queue (each drop
+      // a peer's 1 s SYN retransmission) while the stack kept completing handshakes for it.
+      // Bounded, so a thread that does not get a CPU cannot stall the stack.
+      if (stack_.sockets().contenders().load() > 0) {
+        handing_off_ = true;
+        handoff_.wait_for(lock, kHandoffLimit,
+                          [this] { return stack_.sockets().contenders().load() <= 0; });
+        handing_off_ = false;
+      }
       stack_.poll(clock_.now());
       sleeping_until_ = stack_.next_deadline();
       timeout_ms = wait_timeout_ms(sleeping_until_);
@@ -121,6 +138,10 @@ void Runtime::poll_now() {
 void Runtime::core_changed() {
   stack_.flush_devices();
   if (stack_.next_deadline() < sleeping_until_) wake();
+}
+
+void Runtime::admitted() {
+  if (--stack_.sockets().contenders() <= 0 && handing_off_) handoff_.notify_one();
 }
 
 void Runtime::wake() {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -56,6 +57,9 @@ class Runtime {
   void core_changed();
   // Interrupts the I/O thread's wait.
   void wake();
+  // Called by the socket API, core lock just taken, by a thread counted in
+  // SocketTable::contenders: it got in, and the I/O thread may stop deferring to it.
+  void admitted();
 
   std::mutex& core_lock() { return core_lock_; }
   Stack& stack() { return stack_; }
@@ -75,6 +79,9 @@ class Runtime {
   bool inline_mode_ = false;
   // The deadline the I/O thread sleeps until; written and read with the core lock held.
   Instant sleeping_until_ = kNever;
+  // The I/O thread waits here, core lock released, while application threads get in.
+  std::condition_variable handoff_;
+  bool handing_off_ = false;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread io_thread_;

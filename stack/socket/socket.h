@@ -26,6 +26,7 @@ enum class SocketKind : std::uint8_t { udp, tcp };
 // socket (Linux sk_sleep wait queues) instead of every blocked thread of the process.
 struct Waiter {
   std::condition_variable wake;
+  bool notified = false;  // woken and not yet running again (counted in SocketTable::contenders)
 };
 
 class Socket {

@@ -79,7 +79,9 @@ constexpr std::size_t kMinSendBuffer = 4608;
 SocketApi::SocketApi(Runtime& runtime) : runtime_(runtime), stack_(runtime.stack()) {}
 
 SocketApi::Lock SocketApi::enter() {
+  ++stack_.sockets().contenders();
   Lock lock(runtime_.core_lock());
+  runtime_.admitted();
   stack_.set_now(runtime_.clock().now());
   return lock;
 }
@@ -121,6 +123,7 @@ bool SocketApi::wait(Lock& lock, Instant deadline, std::span<Socket* const> on, 
     } else {
       self.wake.wait_for(lock, deadline - now);
     }
+    if (self.notified) runtime_.admitted();
     table.remove_waiter(self, on);
     stack_.set_now(runtime_.clock().now());
   }

@@ -4,6 +4,7 @@
 // a listener, acceptable); only the threads waiting on it wake.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <queue>
@@ -34,11 +35,11 @@ class SocketTable {
   // Wakes the threads blocked on `socket` so they re-check their condition. Free when nobody
   // waits on it, which is the usual case on the I/O thread's hot path.
   void notify(const Socket& socket) {
-    for (Waiter* w : socket.waiters) w->wake.notify_one();
+    for (Waiter* w : socket.waiters) wake(*w);
   }
   // Wakes every blocked thread: after a ManualClock moved, every deadline needs a look.
   void notify_all() {
-    for (Waiter* w : waiters_) w->wake.notify_one();
+    for (Waiter* w : waiters_) wake(*w);
   }
   // A thread about to block registers with the table and with each socket it waits on, and
   // unregisters before it returns (core lock held throughout).
@@ -46,13 +47,31 @@ class SocketTable {
   void remove_waiter(Waiter& w, std::span<Socket* const> on);
   // Threads blocked in the API now.
   int waiters() const { return static_cast<int>(waiters_.size()); }
+  // Wakeups delivered to blocked threads so far (tests count them).
+  std::uint64_t wakeups() const { return wakeups_; }
+
+  // Application threads that want the core lock: entering a call, or woken from a wait and not
+  // yet running. The I/O thread lets them in before it polls again (Runtime::run); read
+  // without the lock.
+  std::atomic<int>& contenders() { return contenders_; }
 
  private:
   std::size_t limit_;
   std::size_t open_ = 0;
   std::vector<std::shared_ptr<Socket>> slots_;
   std::priority_queue<int, std::vector<int>, std::greater<>> free_;
+  void wake(Waiter& w) {
+    w.wake.notify_one();
+    ++wakeups_;
+    if (!w.notified) {
+      w.notified = true;
+      ++contenders_;
+    }
+  }
+
   std::vector<Waiter*> waiters_;
+  std::uint64_t wakeups_ = 0;
+  std::atomic<int> contenders_{0};
 };
 
 }  // namespace ustack
