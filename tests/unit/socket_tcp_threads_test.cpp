@@ -221,6 +221,62 @@ TEST_F(SocketTcpThreadsTest, ABlockingPollOnAListenerWakesForAConnection) {
   EXPECT_EQ(call.result().value, 1);
 }
 
+TEST_F(SocketTcpThreadsTest, ConnectionsOnOtherSocketsDoNotWakeABlockedPoll) {
+  // A service thread polling its listener sleeps through the opening, data and closing of
+  // connections that are not its own: each of those used to wake every blocked thread, and the
+  // herd of rescans under the core lock left ustackd's discard service behind its accept queue.
+  const int listener = tcp_listener(b);
+  const int other = tcp_socket(b, SOCK_NONBLOCK);
+  const sockaddr_in other_local = inet(kAny, kPort + 1);
+  ASSERT_EQ(b.bind(other, sa(other_local), sizeof other_local), 0) << std::strerror(errno);
+  ASSERT_EQ(b.listen(other, 8), 0) << std::strerror(errno);
+  Background call(
+      [&] {
+        pollfd p{listener, POLLIN, 0};
+        const int n = b.poll(&p, 1, static_cast<int>(kHangGuard.count() * 1000));
+        return n == 1 && p.revents == POLLIN ? 1L : -100L;
+      },
+      [&] { b.close(listener); });
+  ASSERT_TRUE(wait_until_blocked(pair.runtime_b()));
+  auto wakeups = [&] {
+    std::lock_guard lock(pair.runtime_b().core_lock());
+    return pair.stack_b().sockets().wakeups();
+  };
+  // B's side of the other connections never blocks, so that the poll is the only thread that
+  // could be woken on B.
+  auto retry = [](auto call) {
+    const auto end = std::chrono::steady_clock::now() + kHangGuard;
+    long r;
+    while ((r = call()) < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return r;
+  };
+  const std::uint64_t before = wakeups();
+  for (int i = 0; i < 5; ++i) {
+    const int client = tcp_socket(a);
+    set_timeout(a, client, SO_SNDTIMEO, kHangGuard);
+    ASSERT_EQ(connect_to(a, client, kIpB, kPort + 1), 0) << std::strerror(errno);
+    const long server =
+        retry([&] { return static_cast<long>(b.accept4(other, nullptr, nullptr, SOCK_NONBLOCK)); });
+    ASSERT_GE(server, 0) << std::strerror(errno);
+    const int fd = static_cast<int>(server);
+    ASSERT_EQ(a.send(client, "x", 1, 0), 1) << std::strerror(errno);
+    char c;
+    ASSERT_EQ(retry([&] { return static_cast<long>(b.recv(fd, &c, 1, 0)); }), 1);
+    ASSERT_EQ(a.close(client), 0);
+    ASSERT_EQ(retry([&] { return static_cast<long>(b.recv(fd, &c, 1, 0)); }), 0);
+    ASSERT_EQ(b.close(fd), 0);
+  }
+  EXPECT_EQ(wakeups(), before);
+  EXPECT_FALSE(call.done(std::chrono::milliseconds(0)));
+  const int client = tcp_socket(a);
+  set_timeout(a, client, SO_SNDTIMEO, kHangGuard);
+  ASSERT_EQ(connect_to(a, client, kIpB, kPort), 0) << std::strerror(errno);
+  EXPECT_EQ(call.result().value, 1);
+  EXPECT_GT(wakeups(), before);
+}
+
 TEST_F(SocketTcpThreadsTest, AcceptTimesOutWithEagain) {
   const int listener = tcp_listener(b);
   set_timeout(b, listener, SO_RCVTIMEO, std::chrono::milliseconds(100));
