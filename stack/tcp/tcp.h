@@ -205,6 +205,8 @@ class Tcp {
 
   // tcp_input.cpp
   void closed_input(const Segment& seg);
+  // A SYN for a four-tuple in TIME-WAIT that may open a new incarnation (RFC 6191).
+  bool time_wait_reopens(const TcpSocket& s, const Segment& seg) const;
   void listen_input(const std::shared_ptr<TcpSocket>& listener, Segment& seg);
   void syn_sent_input(TcpSocket& s, Segment& seg);
   void synchronized_input(TcpSocket& s, Segment& seg);

@@ -56,14 +56,11 @@ void Tcp::input(Interface& iface, const wire::Ipv4Header& ip, Packet packet) {
   if (it != connections_.end()) {
     std::shared_ptr<TcpSocket> s = it->second->shared_from_this();
     if (s->state() == TcpState::time_wait && seg.h.syn() && !seg.h.has_ack() && !seg.h.rst() &&
-        s->tcb.rcv_nxt < seg.seq() && find_listener(seg.local()) != nullptr &&
-        (!s->tcb.ts_enabled || !seg.h.options.timestamps ||
-         static_cast<std::int32_t>(seg.h.options.timestamps->value - s->tcb.ts_recent) > 0)) {
+        time_wait_reopens(*s, seg) && find_listener(seg.local()) != nullptr) {
       // RFC 9293 3.10.7.4 "fourth" allows (and RFC 6191 describes) a new SYN reopening a
-      // connection in TIME-WAIT when its sequence number is above the old RCV.NXT: the old
-      // incarnation's duplicates cannot be mistaken for the new one's (and, with timestamps,
-      // only with a newer TSval, RFC 6191 2). Only when a listener
-      // will take it; otherwise the SYN gets the challenge ACK below and TIME-WAIT stays.
+      // connection in TIME-WAIT when the old incarnation's duplicates cannot be mistaken for
+      // the new one's. Only when a listener will take it; otherwise the SYN gets the challenge
+      // ACK below and TIME-WAIT stays.
       finish(*s, 0);
       stats.add(Counter::tcp_time_wait_reopen);
     } else {
@@ -78,6 +75,18 @@ void Tcp::input(Interface& iface, const wire::Ipv4Header& ip, Packet packet) {
   }
   if (auto listener = find_listener(seg.local())) return listen_input(listener, seg);
   closed_input(seg);
+}
+
+// RFC 6191 2: with timestamps on the old incarnation and in the SYN, a newer TSval (or the same
+// TSval and a higher sequence number) tells the new incarnation apart, whatever its ISN; Linux's
+// tcp_timewait_state_process, which clients with tcp_tw_reuse rely on, does the same. Without
+// timestamps only a sequence number above the old RCV.NXT does (RFC 9293 3.10.7.4).
+bool Tcp::time_wait_reopens(const TcpSocket& s, const Segment& seg) const {
+  const Tcb& t = s.tcb;
+  const bool higher_seq = t.rcv_nxt < seg.seq();
+  if (!t.ts_enabled || !config_.timestamps || !seg.h.options.timestamps) return higher_seq;
+  const auto newer = static_cast<std::int32_t>(seg.h.options.timestamps->value - t.ts_recent);
+  return newer > 0 || (newer == 0 && higher_seq);
 }
 
 // RFC 9293 3.10.7.1: CLOSED (no connection, no listener).

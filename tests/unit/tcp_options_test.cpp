@@ -295,6 +295,25 @@ TEST(Timestamps, TimeWaitReopenWithANewerTimestamp) {
   EXPECT_EQ(p.counter("tcp.time_wait_reopen"), 1u);
 }
 
+TEST(Timestamps, TimeWaitReopenWithANewerTimestampAndALowerSequenceNumber) {
+  // RFC 6191 2: the newer TSval alone tells the incarnations apart, as Linux's TIME-WAIT
+  // accepts it; a client reusing the four-tuple (tcp_tw_reuse) need not pick a higher ISN.
+  TcpPeer p;
+  SynOptions o;
+  o.ts = true;
+  Conn c = p.open(TcpState::time_wait, Open::passive, o);
+  wire::TcpHeader h = p.header(c, tf::syn);
+  h.seq = c.snd_nxt - 100000;
+  h.options.timestamps->echo_reply = 0;
+  h.options.mss = 1460;
+  p.inject(h);
+  const Seg s = p.take_one();
+  EXPECT_EQ(s.flags(), "S.");
+  EXPECT_EQ(s.ack(), c.snd_nxt - 99999);
+  EXPECT_EQ(p.state_of(c), TcpState::syn_received);
+  EXPECT_EQ(p.counter("tcp.time_wait_reopen"), 1u);
+}
+
 // A data segment past a hole, so the stack's duplicate ACK shows whether it SACKs.
 Seg out_of_order_ack(TcpPeer& p, Conn& c) {
   p.send_seg(c, tf::ack, c.snd_nxt + 100, c.rcv_nxt, pattern(100));
