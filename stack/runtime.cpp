@@ -78,11 +78,15 @@ bool Runtime::run() {
       // while frames keep coming, would take the lock again before that thread is even
       // scheduled, again and again, so that a service fell behind its accept queue (each drop
       // a peer's 1 s SYN retransmission) while the stack kept completing handshakes for it.
-      // Bounded, so a thread that does not get a CPU cannot stall the stack.
-      if (stack_.sockets().contenders().load() > 0) {
+      // Only the threads waiting now, one call each, so that a thread making call after call
+      // cannot hold the stack off in turn; and bounded, so that a thread that does not get a
+      // CPU cannot stall it either.
+      if (const int waiting = stack_.sockets().contenders().load(); waiting > 0) {
+        const std::uint64_t enough = admissions_ + static_cast<std::uint64_t>(waiting);
         handing_off_ = true;
-        handoff_.wait_for(lock, kHandoffLimit,
-                          [this] { return stack_.sockets().contenders().load() <= 0; });
+        handoff_.wait_for(lock, kHandoffLimit, [&] {
+          return admissions_ >= enough || stack_.sockets().contenders().load() <= 0;
+        });
         handing_off_ = false;
       }
       stack_.poll(clock_.now());
@@ -141,7 +145,9 @@ void Runtime::core_changed() {
 }
 
 void Runtime::admitted() {
-  if (--stack_.sockets().contenders() <= 0 && handing_off_) handoff_.notify_one();
+  --stack_.sockets().contenders();
+  ++admissions_;
+  if (handing_off_) handoff_.notify_one();
 }
 
 void Runtime::wake() {

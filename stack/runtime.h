@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 
@@ -82,6 +83,7 @@ class Runtime {
   // The I/O thread waits here, core lock released, while application threads get in.
   std::condition_variable handoff_;
   bool handing_off_ = false;
+  std::uint64_t admissions_ = 0;  // calls admitted by admitted(); core lock held
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread io_thread_;

@@ -244,10 +244,10 @@ TEST_F(SocketTcpThreadsTest, ConnectionsOnOtherSocketsDoNotWakeABlockedPoll) {
   };
   // B's side of the other connections never blocks, so that the poll is the only thread that
   // could be woken on B.
-  auto retry = [](auto call) {
+  auto retry = [](auto attempt) {
     const auto end = std::chrono::steady_clock::now() + kHangGuard;
     long r;
-    while ((r = call()) < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < end) {
+    while ((r = attempt()) < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < end) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return r;
