@@ -80,8 +80,10 @@ Outcome expected(const TableCase& c) {
   }
   if (c.state == TcpState::syn_received && c.pos == Pos::before) return Outcome::synack_again;
   if (c.state == TcpState::time_wait &&
-      (c.pos == Pos::last_in_window || c.pos == Pos::after_window)) {
-    // RFC 6191: a SYN above RCV.NXT may reopen the four-tuple — if someone listens. With no
+      (c.pos == Pos::last_in_window || c.pos == Pos::after_window || c.ts)) {
+    // RFC 6191: a SYN above RCV.NXT may reopen the four-tuple, and with timestamps so may one
+    // whose TSval is newer (the peer's clock moved on), wherever its sequence number, as in
+    // Linux's tcp_timewait_state_process — if someone listens. With no
     // listener (the stack's end was an active open) TIME-WAIT stays and the SYN gets the
     // challenge ACK of RFC 9293 3.10.7.4 "fourth", as Linux does (tcp_timewait_state_process
     // -> TCP_TW_SYN without a listener -> TCP_TW_ACK).
