@@ -47,7 +47,7 @@ class DiscardServiceTest : public ::testing::Test {
   }
 
   // Waits in real time (bounded by kHangGuard) until the service has taken every connection
-  // from the accept queue and sleeps in poll again.
+  // from the accept queue and sleeps in poll again, with no wake-up pending.
   bool service_idle() {
     const auto end = std::chrono::steady_clock::now() + kHangGuard;
     while (std::chrono::steady_clock::now() < end) {
@@ -55,7 +55,13 @@ class DiscardServiceTest : public ::testing::Test {
         std::lock_guard lock(pair.runtime_b().core_lock());
         auto s = pair.stack_b().sockets().get(listener);
         auto* l = static_cast<tcp::TcpSocket*>(s.get());
-        if (l->accept_queue.empty() && pair.stack_b().sockets().waiters() >= 1) return true;
+        // Blocked and not yet woken: a thread that was notified but has not got the core lock
+        // back still counts as a waiter, and this loop, taking the lock at full speed, could keep
+        // it from ever running (std::mutex is not fair).
+        if (l->accept_queue.empty() && pair.stack_b().sockets().waiters() >= 1 &&
+            pair.stack_b().sockets().contenders().load() == 0) {
+          return true;
+        }
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
