@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "stack/base/fmt.h"
+
 namespace ustack::log {
 
 enum class Layer { eth, arp, ip, icmp, udp, tcp, socket, dev, stack, count };

@@ -9,8 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <fmt/format.h>
-
+#include "stack/base/fmt.h"
 #include "stack/base/log.h"
 
 namespace ustack {

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include <fmt/format.h>
+#include "stack/base/fmt.h"
 
 namespace ustack {
 

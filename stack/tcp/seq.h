@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <fmt/format.h>
+#include "stack/base/fmt.h"
 
 namespace ustack::tcp {
 

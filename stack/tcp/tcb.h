@@ -28,8 +28,7 @@
 #include <optional>
 #include <string_view>
 
-#include <fmt/format.h>
-
+#include "stack/base/fmt.h"
 #include "stack/base/time.h"
 #include "stack/tcp/congestion.h"
 #include "stack/tcp/receive_buffer.h"

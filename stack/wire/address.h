@@ -8,8 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include <fmt/format.h>
-
+#include "stack/base/fmt.h"
 #include "stack/wire/bytes.h"
 
 namespace ustack {
