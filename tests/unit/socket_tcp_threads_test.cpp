@@ -421,6 +421,21 @@ TEST_F(SocketTcpThreadsTest, SendTimeoutReturnsThePartialCountThenEagain) {
   const ssize_t n = a.send(c.client, data.data(), data.size(), 0);
   EXPECT_GT(n, 0) << std::strerror(errno);
   EXPECT_LT(n, static_cast<ssize_t>(data.size()));
+  // The first timeout may expire while bytes are still in flight (on a loaded machine the I/O
+  // thread may not have run yet), and their ACKs would then make room for more. The second call
+  // is meant for a connection that is stuck, so first wait (in real time, bounded) for that:
+  // A's send buffer full and B's window closed, which B, never reading, never reopens.
+  bool stuck = false;
+  const auto end = std::chrono::steady_clock::now() + kHangGuard;
+  while (!stuck && std::chrono::steady_clock::now() < end) {
+    {
+      std::lock_guard lock(pair.runtime_a().core_lock());
+      const auto* t = static_cast<const tcp::TcpSocket*>(pair.stack_a().sockets().find(c.client));
+      stuck = t != nullptr && t->tcb.send_buffer.free() == 0 && t->tcb.snd_wnd == 0;
+    }
+    if (!stuck) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(stuck);
   errno = 0;
   EXPECT_EQ(a.send(c.client, data.data(), data.size(), 0), -1);
   EXPECT_EQ(errno, EAGAIN) << std::strerror(errno);
