@@ -100,10 +100,18 @@ Instant SocketApi::deadline_after(Duration timeout) const {
 template <typename Ready>
 bool SocketApi::wait(Lock& lock, Instant deadline, std::span<Socket* const> on, Ready ready) {
   SocketTable& table = stack_.sockets();
+  // Registered once for the whole call, not per wake-up: a poll of many sockets would otherwise
+  // walk every socket's waiter list twice each time it is woken.
+  Waiter self;
+  bool registered = false;
+  bool in_time = true;
   // Bounded by the deadline, or by the event the caller waits for.
   while (!ready()) {
     const Instant now = runtime_.clock().now();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      in_time = false;
+      break;
+    }
     if (runtime_.inline_mode()) {
       // No I/O thread: this thread runs the stack until something happens or time is up.
       // Flush only: core_changed() would also wake the Runtime, and as this thread is the one
@@ -115,19 +123,25 @@ bool SocketApi::wait(Lock& lock, Instant deadline, std::span<Socket* const> on, 
       stack_.set_now(runtime_.clock().now());
       continue;
     }
-    Waiter self;
-    table.add_waiter(self, on);
+    if (!registered) {
+      table.add_waiter(self, on);
+      registered = true;
+    }
     if (deadline == kNever || runtime_.clock().is_manual()) {
       // A ManualClock moves only when a test advances it, and Runtime::poll_now notifies.
       self.wake.wait(lock);
     } else {
       self.wake.wait_for(lock, deadline - now);
     }
-    if (self.notified) runtime_.admitted();
-    table.remove_waiter(self, on);
+    // Notifications come with the core lock held, so none arrives while this thread runs.
+    if (self.notified) {
+      runtime_.admitted();
+      self.notified = false;
+    }
     stack_.set_now(runtime_.clock().now());
   }
-  return true;
+  if (registered) table.remove_waiter(self, on);
+  return in_time;
 }
 
 int SocketApi::socket(int domain, int type, int protocol) {
