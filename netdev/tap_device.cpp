@@ -215,7 +215,8 @@ std::size_t TapDevice::receive(std::vector<Packet>& out, std::size_t max) {
   // EINTR retries are bounded separately so that a signal storm cannot spin here forever.
   int interrupted = 0;
   while (received + refused < max) {
-    // One allocation per frame; a buffer pool comes with the performance work.
+    // A new buffer only after a large frame took the last one (small frames are copied out of
+    // it into pooled buffers, take_vnet_frame).
     if (spare_.capacity() == 0) spare_ = Packet::allocate(frame_capacity_);
     ssize_t n = ::read(fd_, spare_.data(), frame_capacity_);
     if (n > 0) {
