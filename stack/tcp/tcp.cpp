@@ -123,20 +123,6 @@ TcpSocket* Tcp::find(Endpoint local, Endpoint remote) const {
   return it == connections_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<TcpSocket> Tcp::find_listener(Endpoint local) const {
-  // A listener bound to the address wins over a wildcard one (RFC 9293 MUST-41/42: several
-  // passive opens on one port must not interfere).
-  TcpSocket* wildcard = nullptr;
-  auto [first, last] = ports_.equal_range(local.port);
-  for (auto it = first; it != last; ++it) {
-    TcpSocket* s = it->second;
-    if (!s->is_listener()) continue;
-    if (s->local.address == local.address) return s->shared_from_this();
-    if (s->local.address.is_unspecified()) wildcard = s;
-  }
-  return wildcard != nullptr ? wildcard->shared_from_this() : nullptr;
-}
-
 Interface* Tcp::interface_for(Ipv4Address local) const {
   for (auto& iface : stack_.interfaces()) {
     if (iface->address() == local) return iface.get();
@@ -151,18 +137,7 @@ std::uint16_t Tcp::mss_for(const Interface& iface) const {
 }
 
 bool Tcp::port_in_use(Ipv4Address address, std::uint16_t port, bool reuse) const {
-  auto [first, last] = ports_.equal_range(port);
-  for (auto it = first; it != last; ++it) {
-    const TcpSocket* other = it->second;
-    const bool overlap = address.is_unspecified() || other->local.address.is_unspecified() ||
-                         address == other->local.address;
-    if (!overlap) continue;
-    // SO_REUSEADDR on both lets a server rebind while old connections linger (TIME-WAIT), but
-    // never next to a listener (Linux inet_csk_bind_conflict).
-    if (reuse && other->reuse_address && !other->is_listener()) continue;
-    return true;
-  }
-  return false;
+  return ports_.in_use(address, port, reuse);
 }
 
 int Tcp::bind(const std::shared_ptr<TcpSocket>& s, Endpoint local) {
@@ -189,7 +164,7 @@ int Tcp::bind(const std::shared_ptr<TcpSocket>& s, Endpoint local) {
   }
   s->local = local;
   s->bound = true;
-  ports_.emplace(local.port, s.get());
+  ports_.add(*s);
   return 0;
 }
 
@@ -233,18 +208,13 @@ int Tcp::listen(const std::shared_ptr<TcpSocket>& s, int backlog) {
   }
   if (s->state() == TcpState::closed) {
     // Another listener on the same address and port (only possible with SO_REUSEADDR on both).
-    auto [first, last] = ports_.equal_range(s->local.port);
-    for (auto it = first; it != last; ++it) {
-      if (it->second != s.get() && it->second->is_listener() &&
-          it->second->local.address == s->local.address) {
-        return EADDRINUSE;
-      }
-    }
+    if (ports_.has_other_listener(*s)) return EADDRINUSE;
   }
   // Linux: a negative backlog or one above somaxconn is clamped.
   s->backlog = static_cast<int>(std::min<std::size_t>(
       static_cast<std::size_t>(std::max(backlog, 0)), config_.max_accept_backlog));
   s->tcb.state = TcpState::listen;
+  ports_.add_listener(*s);
   log::tcp().debug("listen {} backlog {}", s->local, s->backlog);
   return 0;
 }
@@ -298,7 +268,7 @@ int Tcp::connect(const std::shared_ptr<TcpSocket>& s, Endpoint remote) {
     if (chosen == 0) return EADDRNOTAVAIL;  // Linux: the ephemeral range is exhausted
     s->local.port = chosen;
     s->bound = true;
-    ports_.emplace(chosen, s.get());
+    ports_.add(*s);
   } else if (find(s->local, remote) != nullptr) {
     return EADDRNOTAVAIL;
   }
@@ -515,13 +485,7 @@ void Tcp::finish(TcpSocket& s, int error) {
     s.timer = kNoTimer;
   }
   if (s.bound) {
-    auto [first, last] = ports_.equal_range(s.local.port);
-    for (auto it = first; it != last; ++it) {
-      if (it->second == &s) {
-        ports_.erase(it);
-        break;
-      }
-    }
+    ports_.remove(s);
     s.bound = false;
   }
   if (s.id != 0) {

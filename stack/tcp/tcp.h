@@ -26,6 +26,7 @@
 #include "stack/interface.h"
 #include "stack/socket/socket.h"
 #include "stack/tcp/isn.h"
+#include "stack/tcp/port_table.h"
 #include "stack/tcp/tcb.h"
 #include "stack/wire/ipv4.h"
 #include "stack/wire/tcp.h"
@@ -89,6 +90,7 @@ class TcpSocket final : public Socket, public std::enable_shared_from_this<TcpSo
   std::uint64_t id = 0;  // Tcp's key for timers; 0 when not in Tcp's tables
   TimerId timer = kNoTimer;
   bool bound = false;     // holds its local port in Tcp's port table
+  PortLink port_link;     // its place among the port's holders (PortTable)
   bool in_table = false;  // in Tcp's connection table (demux by four-tuple)
   bool orphan = false;    // closed by the application; Tcp finishes it alone
   // The descriptor's side of connect(), as Linux's sock->state: a repeated connect() is
@@ -264,7 +266,10 @@ class Tcp {
   void wake(const TcpSocket& s);
   std::uint16_t mss_for(const Interface& iface) const;
   Interface* interface_for(Ipv4Address local) const;
-  std::shared_ptr<TcpSocket> find_listener(Endpoint local) const;
+  std::shared_ptr<TcpSocket> find_listener(Endpoint local) const {
+    TcpSocket* s = ports_.listener(local);
+    return s != nullptr ? s->shared_from_this() : nullptr;
+  }
   void init_connection(TcpSocket& s, const Interface& iface);
 
   Stack& stack_;
@@ -277,8 +282,8 @@ class Tcp {
   // Every socket Tcp keeps alive, by id (the timers' key).
   std::unordered_map<std::uint64_t, std::shared_ptr<TcpSocket>> by_id_;
   std::unordered_map<FourTuple, TcpSocket*, FourTupleHash> connections_;
-  // Bound local ports (listeners and connections), for bind and the ephemeral search.
-  std::unordered_multimap<std::uint16_t, TcpSocket*> ports_;
+  // Bound local ports (listeners and connections): bind, the ephemeral search, listeners.
+  PortTable ports_;
 };
 
 }  // namespace ustack::tcp

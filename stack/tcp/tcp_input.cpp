@@ -154,7 +154,7 @@ void Tcp::listen_input(const std::shared_ptr<TcpSocket>& listener, Segment& seg)
   child->remote = seg.remote();
   child->listener = listener;
   child->bound = true;
-  ports_.emplace(child->local.port, child.get());
+  ports_.add(*child);
   init_connection(*child, *seg.iface);
   Tcb& t = child->tcb;
   // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ, and any other control or text should be
@@ -202,7 +202,7 @@ std::shared_ptr<TcpSocket> Tcp::accept_cookie(const std::shared_ptr<TcpSocket>& 
   child->remote = seg.remote();
   child->listener = listener;
   child->bound = true;
-  ports_.emplace(child->local.port, child.get());
+  ports_.add(*child);
   init_connection(*child, *seg.iface);
   Tcb& t = child->tcb;
   t.iss = seg.ack() - 1;
