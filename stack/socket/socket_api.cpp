@@ -260,6 +260,9 @@ ssize_t SocketApi::sendto(int fd, const void* buf, size_t len, int flags, const 
     return n;
   }
   if (UdpSocket* u = as_udp(*s)) {
+    // Linux joins MSG_MORE sends into one datagram; sending them apart would move datagram
+    // boundaries behind the caller's back, so ustack refuses instead.
+    if ((flags & MSG_MORE) != 0) return fail(EOPNOTSUPP);
     ssize_t n = udp_sendto(lock, *u, buf, len, flags, dst, addrlen);
     leave(lock);
     return n;
@@ -749,7 +752,7 @@ ssize_t SocketApi::tcp_send(Lock& lock, const std::shared_ptr<TcpSocket>& t, con
       // was connected (sk_stream_wait_connect).
       return fail(EPIPE);
     }
-    sent += stack_.tcp().send(*t, {bytes + sent, len - sent});
+    sent += stack_.tcp().send(*t, {bytes + sent, len - sent}, (flags & MSG_MORE) != 0);
     if (sent == len) return static_cast<ssize_t>(sent);
     const bool got_room = wait(lock, deadline, *t, [&] {
       const TcpState now = t->state();

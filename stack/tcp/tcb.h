@@ -131,7 +131,10 @@ struct Tcb {
   Instant last_received_at{};          // for keepalive (RFC 9293 3.8.4 "idle")
 
   // ACK policy (RFC 9293 3.8.6.3, RFC 5681 4.2).
-  bool ack_now = false;                // send an ACK at the next output
+  bool ack_now = false;  // send an ACK at the next output
+  // The send() being handled said MSG_MORE: its short tail waits for the next send (or the
+  // FIN) to fill a segment, as Linux corks that one push.
+  bool more_coming = false;
   std::uint32_t unacked_segments = 0;  // full segments received since the last ACK we sent
 
   // RFC 5961 10: challenge ACKs, limited per connection.

@@ -291,9 +291,13 @@ std::shared_ptr<TcpSocket> Tcp::accept(TcpSocket& listener) {
   return s;
 }
 
-std::size_t Tcp::send(TcpSocket& s, std::span<const std::uint8_t> data) {
+std::size_t Tcp::send(TcpSocket& s, std::span<const std::uint8_t> data, bool more) {
   const std::size_t taken = s.tcb.send_buffer.append(data, &ring_pool_);
-  if (taken > 0) output(s);
+  if (taken > 0) {
+    s.tcb.more_coming = more;
+    output(s);
+    s.tcb.more_coming = false;
+  }
   return taken;
 }
 

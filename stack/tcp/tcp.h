@@ -158,8 +158,10 @@ class Tcp {
   int connect(const std::shared_ptr<TcpSocket>& s, Endpoint remote);
   // Takes a connection from a listener's accept queue (null if empty).
   std::shared_ptr<TcpSocket> accept(TcpSocket& listener);
-  // Appends to the send buffer; returns the bytes taken (0 when full).
-  std::size_t send(TcpSocket& s, std::span<const std::uint8_t> data);
+  // Appends to the send buffer; returns the bytes taken (0 when full). With `more` (MSG_MORE)
+  // a short last segment is held for the data or FIN that follows; a later ACK or timer sends
+  // it under the usual rules.
+  std::size_t send(TcpSocket& s, std::span<const std::uint8_t> data, bool more = false);
   // Reads in-order data; may open the window (and tell the peer).
   std::size_t receive(TcpSocket& s, std::span<std::uint8_t> out, bool peek);
   // SHUT_WR: a FIN after the queued data.

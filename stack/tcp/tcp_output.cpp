@@ -289,6 +289,10 @@ bool Tcp::send_new_data(TcpSocket& s) {
         // Held back by a window: sender SWS avoidance (RFC 9293 3.8.6.2.1, MUST-38) sends a
         // short segment only if it is at least half the largest window the peer offered.
         if (length < t.max_snd_wnd / 2) break;
+      } else if (t.more_coming && !t.fin_queued) {
+        // MSG_MORE: the application has more for this segment (Linux TCP_NAGLE_CORK), such as
+        // a server's FIN right after its last response, which then shares the segment.
+        break;
       } else if (!s.nodelay && !t.fin_queued && seq_offset(t.snd_una, t.snd_nxt) > 0 &&
                  t.snd_nxt == t.snd_max) {
         // Nagle (RFC 9293 3.7.4, SHLD-7): one short segment in flight at a time, unless
@@ -394,9 +398,10 @@ void Tcp::output(TcpSocket& s) {
   // Either the window is closed (the zero-window probe, RFC 9293 3.8.6.1, MUST-35/36) or it is
   // too small for sender SWS avoidance to use: then the timer is RFC 1122 4.2.3.4's override
   // timeout, which sends what fits, so a lost window update cannot stall the connection.
+  // Data held for MSG_MORE waits for the application, not for a window.
   const bool waiting =
       t.send_buffer.size() > seq_offset(t.snd_una, t.snd_nxt) || (t.fin_queued && !t.fin_sent);
-  if (waiting && t.snd_una == t.snd_max && !t.persist) {
+  if (waiting && t.snd_una == t.snd_max && !t.persist && !t.more_coming) {
     t.persist = true;
     t.retransmit_at = stack_.now() + t.rtt.rto();
   }

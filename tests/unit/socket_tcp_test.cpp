@@ -664,6 +664,45 @@ TEST_F(SocketTcpTest, PeerFinGivesEofAgainAndAgainAndPollsInRdhup) {
   EXPECT_EQ(peer_endpoint(a, c.client), (Endpoint{kIpB, kPort}));
 }
 
+// MSG_MORE (Linux: that one push is corked): the short tail waits for what follows.
+TEST_F(SocketTcpTest, MsgMoreHoldsAShortSegmentUntilTheFinWhichThenSharesIt) {
+  const Connection c = establish();
+  const std::uint64_t sent_before = pair.stack_b().stats().get(Counter::tcp_tx);
+  ASSERT_EQ(send_str(b, c.server, "response", MSG_MORE), 8);
+  pair.run_for(500ms);  // longer than any RTO: held for the application, not for a window
+  EXPECT_EQ(recv_str(a, c.client), "<EAGAIN>");
+  EXPECT_EQ(pair.stack_b().stats().get(Counter::tcp_tx), sent_before);
+  ASSERT_EQ(b.shutdown(c.server, SHUT_WR), 0);
+  ASSERT_TRUE(pair.run_until([&] { return events(a, c.client) == "IN|OUT|RDHUP"; }, 1s));
+  EXPECT_EQ(recv_str(a, c.client), "response");
+  EXPECT_EQ(recv_str(a, c.client), "");
+  // Data and FIN in one segment.
+  EXPECT_EQ(pair.stack_b().stats().get(Counter::tcp_tx), sent_before + 1);
+}
+
+TEST_F(SocketTcpTest, ASendWithoutMsgMorePushesWhatMsgMoreHeld) {
+  const Connection c = establish();
+  ASSERT_EQ(send_str(a, c.client, "head ", MSG_MORE), 5);
+  pair.run_for(50ms);
+  EXPECT_EQ(recv_str(b, c.server), "<EAGAIN>");
+  ASSERT_EQ(send_str(a, c.client, "body"), 4);
+  ASSERT_TRUE(pair.run_until([&] { return events(b, c.server) == "IN|OUT"; }, 1s));
+  EXPECT_EQ(recv_str(b, c.server), "head body");
+}
+
+// The cork lasts for that one send: the full segments leave at once, and the ACK that comes
+// back for them sends the tail under the usual rules (Linux tcp_push_pending_frames).
+TEST_F(SocketTcpTest, MsgMoreStillSendsFullSegmentsAndTheirAckPushesTheTail) {
+  const Connection c = establish();
+  const std::string big(3000, 'x');  // two full segments and a short tail
+  ASSERT_EQ(send_str(a, c.client, big, MSG_MORE), 3000);
+  ASSERT_TRUE(pair.run_until([&] { return events(b, c.server) == "IN|OUT"; }, 1s));
+  const auto mss = static_cast<std::size_t>(int_option(a, c.client, IPPROTO_TCP, TCP_MAXSEG));
+  EXPECT_EQ(recv_str(b, c.server, 4000).size(), 2 * mss);
+  ASSERT_TRUE(pair.run_until([&] { return events(b, c.server) == "IN|OUT"; }, 1s));
+  EXPECT_EQ(recv_str(b, c.server, 4000).size(), 3000 - 2 * mss);
+}
+
 TEST_F(SocketTcpTest, DataBeforeTheFinIsReadFirst) {
   const Connection c = establish();
   ASSERT_EQ(send_str(b, c.server, "last"), 4);
