@@ -16,13 +16,13 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "apps/http/date.h"
 #include "apps/http/mime.h"
 #include "apps/http/path.h"
 #include "apps/http/range.h"
+#include "stack/base/log.h"
 #include "stack/socket/api.h"
 
 namespace ustack::http {
@@ -46,13 +46,7 @@ constexpr std::size_t kMaxRefusing = 64;
 constexpr std::size_t kMaxLingerBytes = 1 << 20;
 
 spdlog::logger& access_log() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("http")) return existing;
-    auto created = spdlog::stdout_color_mt("http");
-    created->set_pattern("%H:%M:%S.%f [%n] %v");
-    return created;
-  }();
-  return *logger;
+  return log::http();
 }
 
 std::string_view reason_phrase(int status) {

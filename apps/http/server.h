@@ -10,8 +10,8 @@
 // connection closes, so one byte a minute (slowloris) gets nowhere. Beyond max_connections a
 // new connection gets 503 with `Connection: close` instead of being dropped.
 //
-// Every response is logged on the spdlog logger "http" (created on stdout unless the program
-// registered its own): client "request line" status body-bytes duration.
+// Every response is logged on ustack's "http" log layer (stdout; `--log http=warn` silences it):
+// client "request line" status body-bytes duration.
 #pragma once
 
 #include <atomic>
@@ -41,7 +41,7 @@ struct HttpServerConfig {
 
 // Serves `listen_fd` (a listening ustack TCP socket) until it is closed by another thread (poll
 // reports POLLNVAL) or within 200 ms of `*stop` becoming true; then closes its connections,
-// never `listen_fd`. Returns at once, with an error on the "http" logger, if the root is not an
+// never `listen_fd`. Returns at once, with an error on the "http" log layer, if the root is not an
 // accessible directory or `listen_fd` cannot be made non-blocking.
 void serve_http(int listen_fd, const HttpServerConfig& config,
                 const std::atomic<bool>* stop = nullptr);

@@ -10,7 +10,7 @@ namespace ustack::log {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<size_t>(Layer::count)> kNames = {
-    "eth", "arp", "ip", "icmp", "udp", "tcp", "socket", "dev", "stack"};
+    "eth", "arp", "ip", "icmp", "udp", "tcp", "socket", "dev", "stack", "http"};
 
 struct Loggers {
   std::array<std::shared_ptr<spdlog::logger>, kNames.size()> by_layer;
@@ -23,6 +23,12 @@ struct Loggers {
       by_layer[i]->set_level(spdlog::level::info);
       by_layer[i]->set_pattern("%H:%M:%S.%f %^%-5l%$ [%n] %v");
     }
+    // The access log: its own stream, and no level column (its lines are all info).
+    auto& http = by_layer[static_cast<size_t>(Layer::http)];
+    http = std::make_shared<spdlog::logger>(
+        "http", std::make_shared<spdlog::sinks::stdout_color_sink_mt>());
+    http->set_level(spdlog::level::info);
+    http->set_pattern("%H:%M:%S.%f [%n] %v");
   }
 };
 
@@ -39,9 +45,13 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string_view name(Layer layer) { return kNames[static_cast<size_t>(layer)]; }
+std::string_view name(Layer layer) {
+  return kNames[static_cast<size_t>(layer)];
+}
 
-spdlog::logger& get(Layer layer) { return *loggers().by_layer[static_cast<size_t>(layer)]; }
+spdlog::logger& get(Layer layer) {
+  return *loggers().by_layer[static_cast<size_t>(layer)];
+}
 
 std::string set_levels(std::string_view spec) {
   while (!spec.empty()) {
@@ -71,8 +81,9 @@ std::string set_levels(std::string_view spec) {
       }
     }
     if (!found) {
-      return fmt::format("unknown log layer '{}' (eth, arp, ip, icmp, udp, tcp, socket, dev, stack)",
-                         layer_name);
+      return fmt::format(
+          "unknown log layer '{}' (eth, arp, ip, icmp, udp, tcp, socket, dev, stack, http)",
+          layer_name);
     }
   }
   return {};

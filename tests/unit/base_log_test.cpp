@@ -77,6 +77,16 @@ TEST_F(LogLevels, PerLayer) {
   EXPECT_FALSE(ip().should_log(spdlog::level::debug));
 }
 
+// httpd's access log is a layer too, so that it can be silenced like any other.
+TEST_F(LogLevels, TheHttpAccessLogIsALayer) {
+  EXPECT_EQ(set_levels("http=warn"), "");
+  EXPECT_EQ(level(Layer::http), spdlog::level::warn);
+  EXPECT_FALSE(http().should_log(spdlog::level::info));
+  EXPECT_EQ(level(Layer::tcp), spdlog::level::info);
+  EXPECT_EQ(http().name(), "http");
+  EXPECT_EQ(name(Layer::http), "http");
+}
+
 TEST_F(LogLevels, BareLevelThenOverrides) {
   EXPECT_EQ(set_levels("debug,ip=warn"), "");
   EXPECT_EQ(level(Layer::ip), spdlog::level::warn);
